@@ -1,0 +1,200 @@
+"""Plain records passed between the parts of the engine.
+
+``Cluster`` describes one cluster of a fitted model, ``Proposal`` is what a
+:class:`~sklearn_llmcluster.protocols.Proposer` returns, and ``LLMUsage`` counts
+what the LLM calls of one run cost.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime, timezone
+from typing import Any
+
+__all__ = ["Cluster", "Proposal", "LLMUsage", "utc_now"]
+
+
+def utc_now() -> str:
+    """Current time as an ISO 8601 string in UTC, second precision."""
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+
+
+@dataclass
+class Proposal:
+    """A new cluster suggested by a proposer.
+
+    Parameters
+    ----------
+    name : str
+        Short, human-readable cluster name.
+    summary : str
+        One or two sentences on what the requests in the cluster are about.
+    criteria : str
+        The inclusion rule a judge applies to decide membership.
+    members : list of int
+        Indices into the ``texts`` the proposer was given that belong to the
+        cluster. Out-of-range or duplicate indices are ignored by the engine.
+    """
+
+    name: str
+    summary: str = ""
+    criteria: str = ""
+    members: list[int] = field(default_factory=list)
+
+
+@dataclass
+class Cluster:
+    """One cluster of a fitted model.
+
+    Parameters
+    ----------
+    id : str
+        Stable identifier; never reused or renumbered within a model.
+    name : str
+        Unique (after case and whitespace normalisation) within a model.
+    summary : str
+        What the requests in this cluster are about.
+    criteria : str
+        The inclusion rule the judge applies.
+    size : int
+        Number of input rows assigned to the cluster over the model's life
+        (``fit`` resets it, ``partial_fit`` adds to it).
+    examples : list of str
+        A few member texts, kept locally (never redacted).
+    status : {"tentative", "active"}
+        ``"tentative"`` until ``size`` reaches the model's ``min_cluster_size``.
+    created_at, updated_at : str
+        ISO 8601 UTC timestamps.
+
+    Notes
+    -----
+    ``cluster_id``, ``count`` and ``sample_requests`` are read-only aliases of
+    ``id``, ``size`` and ``examples`` for users of the earlier
+    ``llm_clustering`` library.
+    """
+
+    id: str
+    name: str
+    summary: str = ""
+    criteria: str = ""
+    size: int = 0
+    examples: list[str] = field(default_factory=list)
+    status: str = "tentative"
+    created_at: str = field(default_factory=utc_now)
+    updated_at: str = field(default_factory=utc_now)
+
+    # Aliases used by the earlier ``llm_clustering`` API.
+    @property
+    def cluster_id(self) -> str:
+        return self.id
+
+    @property
+    def count(self) -> int:
+        return self.size
+
+    @property
+    def sample_requests(self) -> list[str]:
+        return self.examples
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict of the record's fields."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Cluster":
+        """Build a cluster from :meth:`to_dict` output; unknown keys are ignored."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+_USAGE_COUNTERS = (
+    "calls",
+    "prompt_tokens",
+    "completion_tokens",
+    "retries",
+    "failed_calls",
+    "cache_hits",
+    "texts_judged_by_llm",
+    "texts_judged_by_fast_path",
+)
+
+
+@dataclass
+class LLMUsage:
+    """What the LLM work of one run cost.
+
+    All counters are integers and start at zero; :meth:`add` is thread-safe so
+    parallel judge calls can share one instance.
+
+    Attributes
+    ----------
+    calls : int
+        Requests that reached the provider (cache hits excluded).
+    prompt_tokens, completion_tokens : int
+        Tokens as reported by the provider, or estimated (4 characters per
+        token) when it reports none.
+    retries : int
+        Extra attempts after a transport error or an invalid answer.
+    failed_calls : int
+        Requests that failed for good; their texts stay at -1.
+    cache_hits : int
+        Answers served from the response cache.
+    texts_judged_by_llm, texts_judged_by_fast_path : int
+        Unique texts assigned by the LLM judge and by the fast-path classifier.
+    """
+
+    calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    retries: int = 0
+    failed_calls: int = 0
+    cache_hits: int = 0
+    texts_judged_by_llm: int = 0
+    texts_judged_by_fast_path: int = 0
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def add(self, **counts: int) -> None:
+        """Add to one or more counters atomically."""
+        with self._lock:
+            for name, value in counts.items():
+                if name not in _USAGE_COUNTERS:
+                    raise AttributeError(f"LLMUsage has no counter {name!r}")
+                setattr(self, name, getattr(self, name) + int(value))
+
+    def merge(self, other: "LLMUsage") -> None:
+        """Add every counter of ``other`` to this one."""
+        self.add(**other.as_dict())
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def as_dict(self) -> dict[str, int]:
+        """Counters as a plain dict."""
+        return {name: getattr(self, name) for name in _USAGE_COUNTERS}
+
+    def copy(self) -> "LLMUsage":
+        return LLMUsage(**self.as_dict())
+
+    def __getstate__(self) -> dict[str, int]:
+        # Locks do not pickle; the counters are all there is to keep.
+        return self.as_dict()
+
+    def __setstate__(self, state: dict[str, int]) -> None:
+        for name in _USAGE_COUNTERS:
+            setattr(self, name, state.get(name, 0))
+        self._lock = threading.Lock()
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, LLMUsage):
+            return NotImplemented
+        return self.as_dict() == other.as_dict()
+
+    def __getitem__(self, name: str) -> int:
+        # Dict-style access reads naturally in notebooks: model.llm_usage_["calls"].
+        if name not in _USAGE_COUNTERS and name != "total_tokens":
+            raise KeyError(name)
+        return getattr(self, name)
