@@ -1,8 +1,32 @@
 """sklearn_llmcluster: turn piles of customer requests into named clusters with LLMs."""
 
 from ._version import __version__
+from .estimator import LLMClusterer
 from .exceptions import *  # noqa: F401,F403
+from .exceptions import __all__ as _exception_names
+from .judge import LLMJudge
+from .llm_client import LLMClient
+from .prompts import PromptBuilder
+from .proposer import LLMProposer
 from .protocols import Judge, LLMProvider, Proposer
 from .records import Cluster, LLMUsage, Proposal
+from .registry import ClusterRegistry, load_clusters, save_clusters
 
-__all__ = ["__version__", "Cluster", "Proposal", "LLMUsage", "Proposer", "Judge", "LLMProvider"]
+__all__ = [
+    "__version__",
+    "LLMClusterer",
+    "Cluster",
+    "Proposal",
+    "LLMUsage",
+    "Proposer",
+    "Judge",
+    "LLMProvider",
+    "LLMJudge",
+    "LLMProposer",
+    "LLMClient",
+    "PromptBuilder",
+    "ClusterRegistry",
+    "save_clusters",
+    "load_clusters",
+    *_exception_names,
+]

@@ -23,7 +23,12 @@ __all__ = [
     "ResponseParseError",
     "BudgetExceededError",
     "ConfigurationError",
+    "LLMClusterWarning",
 ]
+
+
+class LLMClusterWarning(UserWarning):
+    """Something went wrong but the run finished: failed calls, budget, offline fallback."""
 
 
 class LLMClusterError(Exception):

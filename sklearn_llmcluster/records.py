@@ -115,6 +115,7 @@ _USAGE_COUNTERS = (
     "retries",
     "failed_calls",
     "cache_hits",
+    "partial_answers",
     "texts_judged_by_llm",
     "texts_judged_by_fast_path",
 )
@@ -140,6 +141,8 @@ class LLMUsage:
         Requests that failed for good; their texts stay at -1.
     cache_hits : int
         Answers served from the response cache.
+    partial_answers : int
+        Answers still partly invalid after every retry; the affected texts stay -1.
     texts_judged_by_llm, texts_judged_by_fast_path : int
         Unique texts assigned by the LLM judge and by the fast-path classifier.
     """
@@ -150,11 +153,22 @@ class LLMUsage:
     retries: int = 0
     failed_calls: int = 0
     cache_hits: int = 0
+    partial_answers: int = 0
     texts_judged_by_llm: int = 0
     texts_judged_by_fast_path: int = 0
 
+    #: Most distinct problem notes kept for the end-of-run warning.
+    max_notes = 20
+
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
+        self.notes: list[str] = []
+
+    def note(self, message: str) -> None:
+        """Remember a problem (distinct messages, at most ``max_notes``) for the run's warning."""
+        with self._lock:
+            if message not in self.notes and len(self.notes) < self.max_notes:
+                self.notes.append(message)
 
     def add(self, **counts: int) -> None:
         """Add to one or more counters atomically."""
@@ -165,8 +179,10 @@ class LLMUsage:
                 setattr(self, name, getattr(self, name) + int(value))
 
     def merge(self, other: "LLMUsage") -> None:
-        """Add every counter of ``other`` to this one."""
+        """Add every counter and note of ``other`` to this one."""
         self.add(**other.as_dict())
+        for message in other.notes:
+            self.note(message)
 
     @property
     def total_tokens(self) -> int:
@@ -177,15 +193,18 @@ class LLMUsage:
         return {name: getattr(self, name) for name in _USAGE_COUNTERS}
 
     def copy(self) -> "LLMUsage":
-        return LLMUsage(**self.as_dict())
+        new = LLMUsage(**self.as_dict())
+        new.notes = list(self.notes)
+        return new
 
-    def __getstate__(self) -> dict[str, int]:
-        # Locks do not pickle; the counters are all there is to keep.
-        return self.as_dict()
+    def __getstate__(self) -> dict:
+        # Locks do not pickle; counters and notes are all there is to keep.
+        return {**self.as_dict(), "notes": list(self.notes)}
 
-    def __setstate__(self, state: dict[str, int]) -> None:
+    def __setstate__(self, state: dict) -> None:
         for name in _USAGE_COUNTERS:
             setattr(self, name, state.get(name, 0))
+        self.notes = list(state.get("notes", []))
         self._lock = threading.Lock()
 
     def __eq__(self, other: object) -> bool:

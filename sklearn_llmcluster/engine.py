@@ -1,0 +1,295 @@
+"""The clustering loop: judge what existing clusters cover, propose clusters for the rest.
+
+:class:`ClusteringEngine` works on de-duplicated, non-empty texts and cluster
+ids; the estimator turns its result into labels. Judge calls run in parallel
+batches through joblib; every batch is isolated, so one failure leaves only
+its own texts unassigned.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+from sklearn.utils import check_random_state
+from sklearn.utils.parallel import Parallel, delayed
+
+from .exceptions import BudgetExceededError, ProviderError, ProviderUnavailableError
+from .llm_client import collect_usage, is_fatal
+from .records import Cluster, LLMUsage, Proposal
+from .registry import ClusterRegistry
+
+__all__ = ["ClusteringEngine", "EngineSettings"]
+
+logger = logging.getLogger("sklearn_llmcluster")
+
+
+@dataclass
+class EngineSettings:
+    """Knobs of the loop; the estimator fills them from its parameters."""
+
+    batch_size: int = 30
+    max_new_clusters: int = 10
+    proposal_size: int = 200
+    max_rounds: int | None = 30
+    n_jobs: int | None = 4
+    random_state: object = None
+    #: Consecutive failed calls, with no success in between, that stop the run.
+    max_consecutive_failures: int = 8
+
+
+class _CircuitBreaker:
+    """Stops a run whose every call fails (server down) instead of labelling all -1."""
+
+    def __init__(self, threshold: int) -> None:
+        self.threshold = threshold
+        self.consecutive = 0
+        self.last_error: BaseException | None = None
+        self.budget_error: BudgetExceededError | None = None
+        self._lock = threading.Lock()
+
+    def success(self) -> None:
+        with self._lock:
+            self.consecutive = 0
+
+    def failure(self, exc: BaseException) -> None:
+        with self._lock:
+            self.consecutive += 1
+            self.last_error = exc
+
+    def check(self) -> None:
+        """Raise when the run must stop; called before each call."""
+        if self.budget_error is not None:
+            raise self.budget_error
+        if self.consecutive >= self.threshold:
+            exc = self.last_error
+            raise ProviderUnavailableError(
+                f"stopping: the last {self.consecutive} LLM calls all failed, "
+                f"the last with {type(exc).__name__}: {exc}",
+                provider=getattr(exc, "provider", None), model=getattr(exc, "model", None),
+                url=getattr(exc, "url", None),
+            ) from exc
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
+
+def _guarded_call(breaker: _CircuitBreaker, func: Callable, *args):
+    """Run one judge/proposer call; return (result or None, usage)."""
+    with collect_usage() as usage:
+        breaker.check()
+        try:
+            result = func(*args)
+        except BudgetExceededError as exc:
+            breaker.budget_error = exc
+            return None, usage
+        except Exception as exc:
+            if is_fatal(exc):
+                raise
+            breaker.failure(exc)
+            usage.add(failed_calls=1)
+            usage.note(f"{type(exc).__name__}: {str(exc)[:200]}")
+            return None, usage
+        breaker.success()
+        return result, usage
+
+
+def _judge_batch(breaker: _CircuitBreaker, judge, texts: list[str],
+                 clusters: list[Cluster]) -> tuple[list[str | None] | None, LLMUsage]:
+    """One judge call; ``None`` answers mean the call failed and may be retried."""
+    result, usage = _guarded_call(breaker, judge.judge, texts, clusters)
+    if result is None:
+        return None, usage
+    if not isinstance(result, (list, tuple)) or len(result) != len(texts):
+        got = len(result) if hasattr(result, "__len__") else type(result).__name__
+        usage.add(failed_calls=1)
+        usage.note(f"judge returned {got} answers for {len(texts)} texts; batch left unassigned")
+        return [None] * len(texts), usage
+    known = {c.id for c in clusters}
+    answers = []
+    for cid in result:
+        if cid is not None and cid not in known:
+            usage.note(f"judge returned unknown cluster id {str(cid)[:40]!r}; text left unassigned")
+            cid = None
+        answers.append(cid)
+    usage.add(texts_judged_by_llm=len(texts))
+    return answers, usage
+
+
+class ClusteringEngine:
+    """Runs judge passes and proposal rounds against a registry.
+
+    Parameters
+    ----------
+    proposer : Proposer
+    judge : Judge
+    registry : ClusterRegistry
+    settings : EngineSettings
+    pre_assign : callable, optional
+        ``pre_assign(texts, clusters) -> list[str | None]``: a cheaper assigner
+        tried before the judge (the fast path); only its ``None`` texts go to
+        the judge.
+    report : callable, optional
+        Receives one-line progress messages.
+    """
+
+    def __init__(self, proposer, judge, registry: ClusterRegistry, settings: EngineSettings,
+                 *, pre_assign: Callable | None = None,
+                 report: Callable[[str], None] | None = None) -> None:
+        self.proposer = proposer
+        self.judge = judge
+        self.registry = registry
+        self.settings = settings
+        self.pre_assign = pre_assign
+        self.report = report or logger.info
+        self.breaker = _CircuitBreaker(settings.max_consecutive_failures)
+
+    @property
+    def budget_exhausted(self) -> bool:
+        return self.breaker.budget_error is not None
+
+    # -- judging -----------------------------------------------------------
+    def assign(self, texts: Sequence[str], clusters: Sequence[Cluster],
+               usage: LLMUsage) -> list[str | None]:
+        """Judge ``texts`` against ``clusters`` in parallel batches."""
+        n = len(texts)
+        result: list[str | None] = [None] * n
+        if not n or not clusters or self.budget_exhausted:
+            return result
+        todo = list(range(n))
+        if self.pre_assign is not None:
+            pre = self.pre_assign(list(texts), list(clusters))
+            todo = [i for i in todo if pre[i] is None]
+            for i in range(n):
+                result[i] = pre[i]
+            usage.add(texts_judged_by_fast_path=n - len(todo))
+        size = max(1, int(self.settings.batch_size))
+        batches = [todo[k:k + size] for k in range(0, len(todo), size)]
+        clusters = list(clusters)
+        # Failed batches get one more pass at the end: most failures (timeouts,
+        # overload) are transient, and by then the server has had time to recover.
+        for attempt in range(2):
+            if attempt:
+                usage.add(retries=len(batches))
+            outputs = Parallel(n_jobs=self.settings.n_jobs, prefer="threads")(
+                delayed(_judge_batch)(self.breaker, self.judge, [texts[i] for i in batch],
+                                      clusters)
+                for batch in batches
+            )
+            failed = []
+            for batch, (answers, batch_usage) in zip(batches, outputs):
+                usage.merge(batch_usage)
+                if answers is None:
+                    failed.append(batch)
+                    continue
+                for i, cid in zip(batch, answers):
+                    result[i] = cid
+            batches = failed
+            if not batches or self.budget_exhausted:
+                break
+        return result
+
+    # -- proposing ---------------------------------------------------------
+    def _checked_proposals(self, proposals, n_sample: int, usage: LLMUsage) -> list[Proposal]:
+        if not isinstance(proposals, (list, tuple)):
+            usage.note(f"proposer returned {type(proposals).__name__}, not a list; ignored")
+            return []
+        cap = self.settings.max_new_clusters
+        if len(proposals) > cap:
+            usage.note(f"proposer returned {len(proposals)} clusters; kept the first {cap}")
+            proposals = list(proposals)[:cap]
+        checked, taken = [], set()
+        for p in proposals:
+            if not isinstance(p, Proposal) or not str(p.name).strip():
+                usage.note("a proposal without a usable name was ignored")
+                continue
+            members = []
+            for m in p.members or []:
+                if isinstance(m, (int, np.integer)) and not isinstance(m, bool) \
+                        and 0 <= m < n_sample and m not in taken:
+                    members.append(int(m))
+                    taken.add(int(m))
+                elif isinstance(m, (int, np.integer)) and m in taken:
+                    usage.note("a text was proposed for two clusters; the first one kept it")
+            checked.append(Proposal(name=str(p.name), summary=str(p.summary or ""),
+                                    criteria=str(p.criteria or ""), members=members))
+        return checked
+
+    def discover(self, texts: Sequence[str], ids: list[str | None],
+                 usage: LLMUsage) -> tuple[list[str | None], list[str]]:
+        """Propose clusters for unassigned texts until nothing new comes up.
+
+        Each round shows the proposer a sample of the still-unassigned texts,
+        adds its proposals to the registry (a proposal named like an existing
+        cluster merges into it), assigns the proposed members, then judges
+        the other unassigned texts against the round's new clusters only.
+
+        Returns
+        -------
+        ids : list of (str or None)
+            Updated assignment per text.
+        created : list of str
+            Ids of the clusters created.
+        """
+        s = self.settings
+        rng = check_random_state(s.random_state)
+        ids = list(ids)
+        exhausted = np.zeros(len(texts), dtype=bool)
+        created_ids: list[str] = []
+        rounds = 0
+        while not self.budget_exhausted:
+            candidates = [i for i, cid in enumerate(ids) if cid is None and not exhausted[i]]
+            if not candidates or (s.max_rounds is not None and rounds >= s.max_rounds):
+                break
+            rounds += 1
+            if len(candidates) > s.proposal_size:
+                sample = sorted(rng.choice(candidates, size=s.proposal_size, replace=False).tolist())
+            else:
+                sample = candidates
+            raw, call_usage = _guarded_call(
+                self.breaker, self.proposer.propose, [texts[i] for i in sample],
+                list(self.registry.clusters))
+            usage.merge(call_usage)
+            proposals = self._checked_proposals(raw if raw is not None else [], len(sample), usage)
+
+            new_clusters: list[Cluster] = []
+            assigned_now = 0
+            for p in proposals:
+                cluster, created = self.registry.add(p)
+                if created:
+                    new_clusters.append(cluster)
+                for m in p.members:
+                    if ids[sample[m]] is None:
+                        ids[sample[m]] = cluster.id
+                        assigned_now += 1
+            pending = [i for i, cid in enumerate(ids) if cid is None]
+            if new_clusters and pending:
+                answers = self.assign([texts[i] for i in pending], new_clusters, usage)
+                for i, cid in zip(pending, answers):
+                    if cid is not None:
+                        ids[i] = cid
+                        assigned_now += 1
+            used = {cid for cid in ids if cid is not None}
+            kept = [c for c in new_clusters if c.id in used]
+            self.registry.discard([c.id for c in new_clusters if c.id not in used])
+            created_ids.extend(c.id for c in kept)
+            self.report(
+                f"round {rounds}: {len(kept)} new clusters, {assigned_now} texts assigned, "
+                f"{sum(cid is None for cid in ids)} unassigned"
+            )
+            # The proposer saw these texts and made nothing for them while it
+            # still had room (or nothing moved at all): do not show them again.
+            if len(proposals) < s.max_new_clusters or assigned_now == 0:
+                for i in sample:
+                    if ids[i] is None:
+                        exhausted[i] = True
+        return ids, created_ids

@@ -1,0 +1,480 @@
+"""``LLMClusterer``: the scikit-learn estimator.
+
+It orchestrates; the work lives in small parts: input validation →
+de-duplication → propose/judge (:mod:`.engine`, with :mod:`.proposer`,
+:mod:`.judge`, :mod:`.offline`) → registry (:mod:`.registry`) → labels.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClusterMixin
+from sklearn.utils.validation import check_is_fitted
+
+from .engine import ClusteringEngine, EngineSettings, logger
+from .exceptions import LLMClusterWarning
+from .input_validation import is_chunk_stream, validate_texts
+from .llm_client import LLMClient
+from .prompts import PromptBuilder
+from .providers import is_remote_provider, resolve_provider
+from .records import Cluster, LLMUsage
+from .registry import ClusterRegistry, load_registry, save_clusters
+from .text_normalization import dedup_key, is_blank
+
+__all__ = ["LLMClusterer"]
+
+OFFLINE_WARNING = (
+    "No LLM provider is configured, so the offline engine is used: clusters are "
+    "found with TF-IDF features and named by their keywords. For LLM-named clusters "
+    "pass provider='ollama:qwen3:30b' (or 'openai:gpt-4o-mini', 'anthropic:claude-haiku-4-5', "
+    "...), or set DEFAULT_LLM_PROVIDER / OLLAMA_MODEL in the environment or a .env file "
+    "(see env.example)."
+)
+
+
+def _deduplicate(texts: list[str]) -> tuple[list[str], np.ndarray]:
+    """Unique non-blank texts (first spelling wins) and each row's index into them (-1: blank)."""
+    index_of: dict[str, int] = {}
+    unique: list[str] = []
+    inverse = np.full(len(texts), -1, dtype=np.intp)
+    for row, text in enumerate(texts):
+        if is_blank(text):
+            continue
+        key = dedup_key(text)
+        j = index_of.get(key)
+        if j is None:
+            j = index_of[key] = len(unique)
+            unique.append(text)
+        inverse[row] = j
+    return unique, inverse
+
+
+class LLMClusterer(ClusterMixin, BaseEstimator):
+    """Cluster short texts with an LLM: propose named clusters, judge every text.
+
+    An LLM *proposes* clusters (name, summary, inclusion criteria) from texts
+    no cluster covers yet, and *judges* every text against the clusters in
+    parallel batches. Clusters persist across :meth:`partial_fit` calls, so
+    new data is labelled against the clusters already found and only what is
+    really new becomes a new cluster. Without an LLM an offline engine
+    (TF-IDF features) does both jobs.
+
+    Parameters
+    ----------
+    provider : str, LLMProvider, callable or None, default=None
+        The LLM: a spec string (``"ollama:qwen3:30b"``, ``"openai:gpt-4o-mini"``,
+        ``"anthropic:claude-haiku-4-5"``, ``"offline"`` ...), an object with a
+        ``complete`` method, or a callable ``messages -> str``. ``None``
+        resolves from the environment / ``.env``, then a local Ollama, then
+        the offline engine (with a warning). Resolved in ``fit``.
+    proposer : Proposer, optional
+        Replaces the LLM-backed proposer.
+    judge : Judge, optional
+        Replaces the LLM-backed judge. With both ``proposer`` and ``judge``
+        given no provider is needed.
+    business_context : str, optional
+        What the business is and what the clusters are for; goes into every prompt.
+    language : str, optional
+        Language of cluster names and descriptions; ``None`` = that of the data.
+    batch_size : int, default=30
+        Texts per judge call.
+    max_new_clusters : int, default=10
+        Most clusters created per proposal call.
+    min_cluster_size : int, default=5
+        A cluster is ``"tentative"`` until it has this many members, then ``"active"``.
+    max_retries : int, default=2
+        Extra attempts for an answer that cannot be parsed or validated.
+    n_jobs : int or None, default=4
+        Parallel judge calls (joblib threads, or any joblib backend set with
+        ``joblib.parallel_config``). ``None`` means 1, ``-1`` all cores.
+    random_state : int, RandomState or None, default=None
+        Seeds the choice of texts shown to the proposer.
+    verbose : int, default=0
+        Print progress per proposal round and per chunk.
+    proposal_size : int, default=200
+        Unassigned texts shown to the proposer per call.
+    max_rounds : int or None, default=30
+        Most proposal rounds per ``fit``/``partial_fit`` call.
+    max_text_chars : int, default=500
+        Longer texts are cut in prompts (never dropped).
+    temperature : float, default=0.0
+        Sampling temperature of every LLM call.
+    prompts : PromptBuilder, optional
+        Renders every prompt; subclass :class:`~sklearn_llmcluster.prompts.PromptBuilder`
+        to change one.
+    cache : str, path-like or object, optional
+        Response cache: a SQLite file path, or an object with ``get``/``set``.
+        Reruns and resumed runs then make no repeated calls.
+    redact_pii : {"auto", True, False}, default="auto"
+        Replace e-mails, phones, cards, IBANs, passports, SNILS and INN by
+        placeholders before texts are sent. ``"auto"`` = on for remote
+        providers (OpenAI, OpenRouter, Anthropic), off for local ones.
+    llm_log : str or path-like, optional
+        Append one JSON line per LLM call (redacted prompts, tokens, latency).
+    max_llm_calls : int, optional
+        Stop calling the LLM after this many calls per ``fit``/``partial_fit``;
+        what is labelled stays, the rest is -1, and a warning gives the numbers.
+    max_tokens : int, optional
+        Same, for prompt + completion tokens.
+
+    Attributes
+    ----------
+    labels_ : ndarray of shape (n_samples,)
+        Label of each text of the last ``fit``/``partial_fit`` call; -1 = no cluster.
+    clusters_ : list of Cluster
+        ``clusters_[k]`` describes label ``k``.
+    n_clusters_ : int
+        Number of clusters.
+    coverage_ : float
+        Share of the last call's texts with a label other than -1.
+    llm_usage_ : LLMUsage
+        Calls, tokens, retries, failed calls and cache hits of the last call.
+    new_cluster_ids_ : list of str
+        Ids of the clusters created by the last call.
+    provider_ : object or str or None
+        The provider used, ``"offline"`` for the offline engine, ``None`` when
+        ``proposer`` and ``judge`` were given.
+    proposer_, judge_ : object
+        The proposer and judge used.
+    registry_ : ClusterRegistry
+        The clusters with their ids, sizes and status.
+
+    Examples
+    --------
+    >>> from sklearn_llmcluster import LLMClusterer
+    >>> texts = ["card blocked", "my card is blocked", "cannot log in",
+    ...          "login does not work", "card blocked again"]
+    >>> model = LLMClusterer(provider="offline", random_state=0).fit(texts)
+    >>> len(model.labels_)
+    5
+    """
+
+    def __init__(
+        self,
+        provider: Any = None,
+        *,
+        proposer: Any = None,
+        judge: Any = None,
+        business_context: str | None = None,
+        language: str | None = None,
+        batch_size: int = 30,
+        max_new_clusters: int = 10,
+        min_cluster_size: int = 5,
+        max_retries: int = 2,
+        n_jobs: int | None = 4,
+        random_state: Any = None,
+        verbose: int = 0,
+        proposal_size: int = 200,
+        max_rounds: int | None = 30,
+        max_text_chars: int = 500,
+        temperature: float = 0.0,
+        prompts: PromptBuilder | None = None,
+        cache: Any = None,
+        redact_pii: Any = "auto",
+        llm_log: Any = None,
+        max_llm_calls: int | None = None,
+        max_tokens: int | None = None,
+    ) -> None:
+        self.provider = provider
+        self.proposer = proposer
+        self.judge = judge
+        self.business_context = business_context
+        self.language = language
+        self.batch_size = batch_size
+        self.max_new_clusters = max_new_clusters
+        self.min_cluster_size = min_cluster_size
+        self.max_retries = max_retries
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.verbose = verbose
+        self.proposal_size = proposal_size
+        self.max_rounds = max_rounds
+        self.max_text_chars = max_text_chars
+        self.temperature = temperature
+        self.prompts = prompts
+        self.cache = cache
+        self.redact_pii = redact_pii
+        self.llm_log = llm_log
+        self.max_llm_calls = max_llm_calls
+        self.max_tokens = max_tokens
+
+    # -- scikit-learn plumbing ---------------------------------------------
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.one_d_array = True
+        tags.input_tags.two_d_array = False
+        tags.input_tags.string = True
+        tags.non_deterministic = self.random_state is None and self.proposer is None
+        return tags
+
+    def _texts_from_input(self, X: Any, reset: bool) -> list[str]:
+        """Validated texts of ``X``; a hook for subclasses that take other input."""
+        return validate_texts(X)
+
+    def _report(self, message: str) -> None:
+        if self.verbose:
+            print(f"[LLMClusterer] {message}", file=sys.stderr, flush=True)
+        else:
+            logger.info(message)
+
+    # -- setup ---------------------------------------------------------------
+    def _check_params(self) -> None:
+        for name in ("batch_size", "max_new_clusters", "proposal_size", "max_text_chars"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        for name in ("min_cluster_size", "max_retries"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+                raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+        if self.redact_pii not in ("auto", True, False):
+            raise ValueError(f"redact_pii must be 'auto', True or False, got {self.redact_pii!r}")
+
+    def _build_client(self, provider: Any) -> LLMClient:
+        redact = None
+        if self.redact_pii is True or (self.redact_pii == "auto" and is_remote_provider(provider)):
+            from .redaction import redact_pii
+
+            redact = redact_pii
+        cache = self.cache
+        if isinstance(cache, (str, os.PathLike)):
+            from .cache import ResponseCache
+
+            cache = ResponseCache(cache)
+        log = self.llm_log
+        if isinstance(log, (str, os.PathLike)):
+            from .llm_log import JsonlCallLog
+
+            log = JsonlCallLog(log)
+        return LLMClient(provider, temperature=self.temperature, max_retries=self.max_retries,
+                         cache=cache, redact=redact, log=log)
+
+    def _setup(self) -> None:
+        """Resolve the provider and build the proposer, judge and registry."""
+        self._check_params()
+        prompts = self.prompts or PromptBuilder(
+            business_context=self.business_context, language=self.language,
+            max_text_chars=self.max_text_chars,
+        )
+        self.client_ = None
+        proposer, judge = self.proposer, self.judge
+        if proposer is not None and judge is not None:
+            self.provider_ = None
+        else:
+            provider = resolve_provider(self.provider)
+            if provider is None:
+                from .offline import OfflineEngine
+
+                if self.provider is None:
+                    warnings.warn(OFFLINE_WARNING, LLMClusterWarning, stacklevel=3)
+                engine = OfflineEngine(random_state=self.random_state,
+                                       max_new_clusters=self.max_new_clusters)
+                self.provider_ = "offline"
+                proposer = proposer if proposer is not None else engine.proposer
+                judge = judge if judge is not None else engine.judge
+            else:
+                from .judge import LLMJudge
+                from .proposer import LLMProposer
+
+                self.provider_ = provider
+                self.client_ = self._build_client(provider)
+                if proposer is None:
+                    proposer = LLMProposer(self.client_, prompts, self.max_new_clusters)
+                if judge is None:
+                    judge = LLMJudge(self.client_, prompts)
+        self.proposer_ = proposer
+        self.judge_ = judge
+        self.registry_ = ClusterRegistry(min_cluster_size=self.min_cluster_size)
+
+    def _engine(self) -> ClusteringEngine:
+        settings = EngineSettings(
+            batch_size=self.batch_size, max_new_clusters=self.max_new_clusters,
+            proposal_size=self.proposal_size, max_rounds=self.max_rounds,
+            n_jobs=self.n_jobs, random_state=self.random_state,
+        )
+        if self.client_ is not None:
+            self.client_.reset_budget(self.max_llm_calls, self.max_tokens)
+        return ClusteringEngine(self.proposer_, self.judge_, self.registry_, settings,
+                                report=self._report)
+
+    # -- the work --------------------------------------------------------------
+    def _cluster(self, texts: list[str], *, propose: bool) -> tuple[np.ndarray, LLMUsage, list]:
+        """Label ``texts`` against the registry, proposing new clusters if asked."""
+        unique, inverse = _deduplicate(texts)
+        usage = LLMUsage()
+        engine = self._engine()
+        ids: list[str | None] = [None] * len(unique)
+        if unique and len(self.registry_):
+            ids = engine.assign(unique, self.registry_.clusters, usage)
+        created: list[str] = []
+        if propose and unique:
+            ids, created = engine.discover(unique, ids, usage)
+        labels = self._labels_for(ids, inverse)
+        self._warn_about(usage, labels, engine)
+        return labels, usage, created
+
+    def _labels_for(self, ids: list[str | None], inverse: np.ndarray) -> np.ndarray:
+        """Row labels from the cluster id of each unique text (-1 for blanks and None)."""
+        unique_labels = np.array(
+            [-1 if cid is None else self.registry_.index_of(cid) for cid in ids], dtype=np.intp)
+        labels = np.full(len(inverse), -1, dtype=np.intp)
+        mask = inverse >= 0
+        labels[mask] = unique_labels[inverse[mask]]
+        return labels
+
+    def _warn_about(self, usage: LLMUsage, labels: np.ndarray, engine: ClusteringEngine) -> None:
+        problems = []
+        if engine.budget_exhausted:
+            problems.append(
+                f"the LLM budget ran out ({engine.breaker.budget_error}) after "
+                f"{usage.calls} calls and {usage.total_tokens} tokens; "
+                f"{int((labels < 0).sum())} of {len(labels)} texts are left at -1"
+            )
+        if usage.failed_calls or usage.partial_answers:
+            problems.append(
+                f"{usage.failed_calls} LLM calls failed and {usage.partial_answers} answers "
+                "were partly invalid after retries; the affected texts are left at -1"
+            )
+        if problems or usage.notes:
+            details = "; ".join(usage.notes[:5])
+            message = "; ".join(problems) if problems else "some LLM answers needed repair"
+            warnings.warn(f"{message}. Details: {details}" if details else message,
+                          LLMClusterWarning, stacklevel=4)
+
+    def _partial(self, X: Any, *, first: bool, propose: bool = True) -> np.ndarray:
+        texts = self._texts_from_input(X, reset=first)
+        if first:
+            self._setup()
+        labels, usage, created = self._cluster(texts, propose=propose)
+        self.registry_.record(labels, texts)
+        self._set_fitted(labels, usage, created)
+        return labels
+
+    def _set_fitted(self, labels: np.ndarray, usage: LLMUsage, created: list[str]) -> None:
+        self.labels_ = labels
+        self.clusters_ = list(self.registry_.clusters)
+        self.n_clusters_ = len(self.clusters_)
+        self.coverage_ = float((labels >= 0).mean()) if len(labels) else 0.0
+        self.llm_usage_ = usage
+        self.new_cluster_ids_ = created
+
+    def _stream(self, chunks, *, first: bool) -> "LLMClusterer":
+        all_labels, total, created = [], LLMUsage(), []
+        for number, chunk in enumerate(chunks):
+            labels = self._partial(chunk, first=first and number == 0)
+            total.merge(self.llm_usage_)
+            created.extend(self.new_cluster_ids_)
+            all_labels.append(labels)
+            self._report(f"chunk {number + 1}: {len(labels)} texts, "
+                         f"{self.n_clusters_} clusters, coverage {self.coverage_:.1%}")
+        if not all_labels:
+            raise ValueError("X is an empty stream of chunks; pass at least one chunk of texts")
+        labels = np.concatenate(all_labels)
+        self._set_fitted(labels, total, created)
+        return self
+
+    # -- public API ------------------------------------------------------------
+    def fit(self, X: Any, y: Any = None) -> "LLMClusterer":
+        """Find clusters in ``X`` and label every text, starting from scratch.
+
+        Parameters
+        ----------
+        X : array-like of str, or an iterator of such chunks
+            Texts: list, tuple, 1-D or ``(n, 1)`` ndarray, Series or
+            one-column DataFrame. An iterator (e.g. a generator) of chunks is
+            processed chunk by chunk, as successive :meth:`partial_fit` calls.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self
+        """
+        for attr in [a for a in vars(self) if a.endswith("_") and not a.startswith("__")]:
+            delattr(self, attr)
+        if is_chunk_stream(X):
+            return self._stream(X, first=True)
+        self._partial(X, first=True)
+        return self
+
+    def partial_fit(self, X: Any, y: Any = None) -> "LLMClusterer":
+        """Label ``X`` against the existing clusters, then propose clusters for the rest.
+
+        The first call behaves like :meth:`fit`. Existing clusters keep their
+        ids and label indices; ``labels_`` refers to this ``X``.
+
+        Parameters
+        ----------
+        X : array-like of str, or an iterator of chunks
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self
+        """
+        first = not hasattr(self, "registry_")
+        if is_chunk_stream(X):
+            return self._stream(X, first=first)
+        self._partial(X, first=first)
+        return self
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Assign ``X`` to the existing clusters only; -1 where nothing fits.
+
+        Never creates clusters and never changes the model.
+
+        Parameters
+        ----------
+        X : array-like of str
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+        """
+        check_is_fitted(self, "registry_")
+        texts = self._texts_from_input(X, reset=False)
+        unique, inverse = _deduplicate(texts)
+        usage = LLMUsage()
+        engine = ClusteringEngine(
+            self.proposer_, self.judge_, self.registry_,
+            EngineSettings(batch_size=self.batch_size, n_jobs=self.n_jobs,
+                           random_state=self.random_state),
+            report=self._report)
+        ids = engine.assign(unique, self.registry_.clusters, usage) if unique else []
+        labels = self._labels_for(ids, inverse)
+        self._warn_about(usage, labels, engine)
+        return labels
+
+    # -- persistence -------------------------------------------------------------
+    def save_clusters(self, path: str | os.PathLike) -> None:
+        """Write the clusters as UTF-8 JSON (see :func:`~sklearn_llmcluster.save_clusters`)."""
+        check_is_fitted(self, "registry_")
+        save_clusters(self.registry_, path)
+
+    def load_clusters(self, path: str | os.PathLike) -> "LLMClusterer":
+        """Start from clusters saved with :meth:`save_clusters`; ``predict`` then works.
+
+        The provider (or offline engine) is resolved as in ``fit``; no text is
+        clustered, so ``labels_`` is empty.
+
+        Returns
+        -------
+        self
+        """
+        registry = load_registry(path)
+        self._setup()
+        registry.min_cluster_size = self.min_cluster_size
+        self.registry_ = registry
+        self._set_fitted(np.empty(0, dtype=np.intp), LLMUsage(), [])
+        return self
+
+    def get_clusters(self) -> list[Cluster]:
+        """Clusters sorted by size, largest first."""
+        check_is_fitted(self, "registry_")
+        return sorted(self.registry_.clusters, key=lambda c: -c.size)

@@ -1,0 +1,123 @@
+"""Turn whatever the user passed as ``X`` into a list of str, or say clearly why not."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+__all__ = ["validate_texts", "is_chunk_stream"]
+
+_HOW_TO_SELECT = (
+    "pass one text column, e.g. df['text'], or in a Pipeline use "
+    "ColumnTransformer([('text', 'passthrough', ['text'])]) before the clusterer"
+)
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "None"
+    if isinstance(value, float) and math.isnan(value):
+        return "NaN"
+    try:
+        import pandas as pd
+
+        if value is pd.NA or value is pd.NaT:
+            return repr(value)
+    except ImportError:  # pragma: no cover - pandas is a dependency
+        pass
+    return f"a {type(value).__name__} ({value!r:.40})"
+
+
+def _bad_element(index: int, value: Any) -> TypeError:
+    what = _describe(value)
+    if isinstance(value, (bytes, bytearray)):
+        hint = "decode it first, e.g. value.decode('utf-8')"
+    elif what in ("None", "NaN", "<NA>", "NaT"):
+        hint = "fill missing texts first, e.g. X.fillna('') (empty texts get label -1)"
+    else:
+        hint = "convert it first, e.g. X.astype(str)"
+    return TypeError(f"X[{index}] is {what}; every element of X must be a str: {hint}")
+
+
+def validate_texts(X: Any) -> list[str]:
+    """Check ``X`` and return its texts as a list of str.
+
+    Parameters
+    ----------
+    X : array-like of str
+        A list, tuple, 1-D or ``(n, 1)`` ndarray, pandas Series or one-column
+        DataFrame of texts.
+
+    Returns
+    -------
+    list of str
+
+    Raises
+    ------
+    TypeError
+        If ``X`` is a single string or bytes, or an element is not a str
+        (``None``, NaN, bytes, numbers); the message names the first bad index.
+    ValueError
+        If ``X`` is empty or has more than one column.
+    """
+    if isinstance(X, (str, bytes, bytearray)):
+        raise TypeError(
+            "X must be an array-like of texts, not a single "
+            f"{type(X).__name__}; wrap it in a list: [text]"
+        )
+    if X is None:
+        raise TypeError("X is None; pass an array-like of texts")
+
+    try:
+        import pandas as pd
+    except ImportError:  # pragma: no cover
+        pd = None
+
+    if pd is not None and isinstance(X, pd.DataFrame):
+        if X.shape[1] != 1:
+            cols = ", ".join(map(str, list(X.columns)[:10]))
+            raise ValueError(
+                f"X has {X.shape[1]} columns ({cols}); the clusterer needs one text column: "
+                + _HOW_TO_SELECT
+            )
+        values = X.iloc[:, 0].tolist()
+    elif pd is not None and isinstance(X, pd.Series):
+        values = X.tolist()
+    elif isinstance(X, np.ndarray) or hasattr(X, "__array__") and not isinstance(X, (list, tuple)):
+        arr = np.asarray(X, dtype=object)
+        if arr.ndim == 2:
+            if arr.shape[1] != 1:
+                raise ValueError(
+                    f"X has shape {arr.shape}; the clusterer needs one text column: "
+                    + _HOW_TO_SELECT
+                )
+            arr = arr[:, 0]
+        elif arr.ndim != 1:
+            raise ValueError(f"X must be 1-D or (n, 1), got an array of shape {arr.shape}")
+        values = arr.tolist()
+    else:
+        try:
+            values = list(X)
+        except TypeError:
+            raise TypeError(
+                f"X must be an array-like of texts, got {type(X).__name__}"
+            ) from None
+
+    if len(values) == 0:
+        raise ValueError("X is empty; pass at least one text")
+    for i, value in enumerate(values):
+        if not isinstance(value, str):
+            raise _bad_element(i, value)
+    # numpy.str_ is a str subclass; plain str keeps pickles and JSON simple.
+    return [v if type(v) is str else str(v) for v in values]
+
+
+def is_chunk_stream(X: Any) -> bool:
+    """Whether ``X`` is an iterator of chunks rather than an array-like of texts.
+
+    Generators and other one-shot iterators are streams; lists, arrays, Series
+    and DataFrames are not.
+    """
+    return hasattr(X, "__next__") and not isinstance(X, (str, bytes))

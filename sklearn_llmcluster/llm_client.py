@@ -1,0 +1,290 @@
+"""One structured request to an LLM: redaction, cache, budget, retries, usage, log.
+
+:class:`LLMClient` sits between the LLM-backed proposer/judge and a provider.
+It is the only place that talks to a provider, so every call is redacted,
+cached, counted and logged the same way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, TypeVar
+
+from .exceptions import BudgetExceededError, ProviderError, ResponseParseError
+from .providers.base import provider_identity
+from .records import LLMUsage
+from .response_parsing import parse_json_response
+
+__all__ = ["LLMClient", "collect_usage", "current_usage", "estimate_tokens"]
+
+T = TypeVar("T")
+
+_local = threading.local()
+
+
+@contextmanager
+def collect_usage() -> Iterator[LLMUsage]:
+    """Collect the usage of the LLM calls made in this thread inside the block.
+
+    The engine wraps each judge or proposer call in it, so usage is gathered
+    the same way whether the call ran in a thread or in another process.
+    """
+    previous = getattr(_local, "usage", None)
+    usage = LLMUsage()
+    _local.usage = usage
+    try:
+        yield usage
+    finally:
+        _local.usage = previous
+
+
+def current_usage() -> LLMUsage | None:
+    """The collector opened by :func:`collect_usage` in this thread, if any."""
+    return getattr(_local, "usage", None)
+
+
+def estimate_tokens(text: str) -> int:
+    """Rough token count (4 characters per token) when a server reports none."""
+    return max(1, len(text) // 4) if text else 0
+
+
+class _Budget:
+    """Call and token caps shared by every thread of one run."""
+
+    def __init__(self, max_calls: int | None, max_tokens: int | None) -> None:
+        self.max_calls = max_calls
+        self.max_tokens = max_tokens
+        self.calls = 0
+        self.tokens = 0
+        self._lock = threading.Lock()
+
+    def reserve(self) -> None:
+        with self._lock:
+            if self.max_calls is not None and self.calls >= self.max_calls:
+                raise BudgetExceededError(f"max_llm_calls={self.max_calls} reached")
+            if self.max_tokens is not None and self.tokens >= self.max_tokens:
+                raise BudgetExceededError(
+                    f"max_tokens={self.max_tokens} reached ({self.tokens} tokens used)"
+                )
+            self.calls += 1
+
+    def spend(self, tokens: int) -> None:
+        with self._lock:
+            self.tokens += tokens
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
+
+class LLMClient:
+    """Sends structured requests to a provider and returns validated answers.
+
+    Parameters
+    ----------
+    provider : LLMProvider
+        Object with a ``complete(messages, *, temperature, max_tokens, json_schema)`` method.
+    temperature : float, default=0.0
+    max_completion_tokens : int or None, default=None
+        Per-call completion limit passed to the provider as ``max_tokens``.
+    max_retries : int, default=2
+        Extra attempts when an answer cannot be parsed or validated.
+    cache : object or None
+        Response cache with ``get(key) -> str | None`` and ``set(key, value)``.
+    redact : callable or None
+        ``redact(text) -> text`` applied to every message before it is sent or logged.
+    log : callable or None
+        Called with one dict per call (step, redacted messages, response,
+        tokens, latency, retries, cached, error); never sees secrets.
+    max_calls, max_tokens : int or None
+        Hard caps for the run; beyond them :class:`BudgetExceededError` is raised.
+    """
+
+    def __init__(
+        self,
+        provider: Any,
+        *,
+        temperature: float | None = 0.0,
+        max_completion_tokens: int | None = None,
+        max_retries: int = 2,
+        cache: Any = None,
+        redact: Callable[[str], str] | None = None,
+        log: Callable[[dict], None] | None = None,
+        max_calls: int | None = None,
+        max_tokens: int | None = None,
+    ) -> None:
+        self.provider = provider
+        self.temperature = temperature
+        self.max_completion_tokens = max_completion_tokens
+        self.max_retries = max_retries
+        self.cache = cache
+        self.redact = redact
+        self.log = log
+        self.budget = _Budget(max_calls, max_tokens)
+
+    def reset_budget(self, max_calls: int | None, max_tokens: int | None) -> None:
+        """Start a new run's budget."""
+        self.budget = _Budget(max_calls, max_tokens)
+
+    def _cache_key(self, messages: list[dict], schema: dict | None, attempt: int) -> str:
+        payload = {
+            "provider": provider_identity(self.provider),
+            "messages": messages,
+            "schema": schema,
+            "temperature": self.temperature,
+            "max_tokens": self.max_completion_tokens,
+            # Retries are separate entries, so a resumed run replays the same sequence.
+            "attempt": attempt,
+        }
+        blob = json.dumps(payload, sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(blob.encode("utf-8", "surrogatepass")).hexdigest()
+
+    def _redacted(self, messages: list[dict]) -> list[dict]:
+        if self.redact is None:
+            return messages
+        return [{**m, "content": self.redact(m.get("content", ""))} for m in messages]
+
+    def complete(self, step: str, messages: list[dict], schema: dict | None, attempt: int = 0) -> str:
+        """One call to the provider (or the cache), counted and logged."""
+        usage = current_usage()
+        key = self._cache_key(messages, schema, attempt) if self.cache is not None else None
+        if key is not None:
+            cached = self.cache.get(key)
+            if cached is not None:
+                if usage is not None:
+                    usage.add(cache_hits=1)
+                self._log(step, messages, cached, 0, 0, 0.0, 0, True, None)
+                return cached
+        self.budget.reserve()
+        start = time.perf_counter()
+        try:
+            answer = self.provider.complete(
+                messages, temperature=self.temperature,
+                max_tokens=self.max_completion_tokens, json_schema=schema,
+            )
+        except Exception as exc:
+            self._log(step, messages, None, 0, 0, time.perf_counter() - start, 0, False, exc)
+            if usage is not None:
+                usage.add(calls=1)
+            raise
+        latency = time.perf_counter() - start
+        if not isinstance(answer, str):
+            answer_text = "" if answer is None else str(answer)
+        else:
+            answer_text = answer
+        prompt_tokens = getattr(answer, "prompt_tokens", None)
+        if prompt_tokens is None:
+            prompt_tokens = sum(estimate_tokens(m.get("content", "")) for m in messages)
+        completion_tokens = getattr(answer, "completion_tokens", None)
+        if completion_tokens is None:
+            completion_tokens = estimate_tokens(answer_text)
+        transport_retries = int(getattr(answer, "retries", 0) or 0)
+        self.budget.spend(prompt_tokens + completion_tokens)
+        if usage is not None:
+            usage.add(calls=1, prompt_tokens=prompt_tokens,
+                      completion_tokens=completion_tokens, retries=transport_retries)
+        if key is not None:
+            self.cache.set(key, str(answer_text))
+        self._log(step, messages, answer_text, prompt_tokens, completion_tokens, latency,
+                  transport_retries, False, None)
+        return answer_text
+
+    def request(
+        self,
+        step: str,
+        messages: list[dict],
+        schema: dict | None,
+        validate: Callable[[Any, bool], T],
+    ) -> T:
+        """Ask, parse and validate, retrying invalid answers.
+
+        Parameters
+        ----------
+        step : str
+            ``"judge"`` or ``"propose"``; goes to the log.
+        messages : list of dict
+            Chat messages (redacted here before they leave).
+        schema : dict or None
+            JSON Schema the answer must follow.
+        validate : callable
+            ``validate(parsed_json, final_attempt) -> value``. Raises
+            :class:`ResponseParseError` for an answer worth retrying; on the
+            final attempt it may return a partial value instead.
+
+        Returns
+        -------
+        The validated value.
+
+        Raises
+        ------
+        ProviderError
+            When the provider fails (after its own transport retries).
+        ResponseParseError
+            When no attempt gave a usable answer.
+        BudgetExceededError
+            When the run's call or token cap is reached.
+        """
+        messages = self._redacted(messages)
+        conversation = list(messages)
+        last_error: ResponseParseError | None = None
+        for attempt in range(self.max_retries + 1):
+            if attempt:
+                usage = current_usage()
+                if usage is not None:
+                    usage.add(retries=1)
+            answer = self.complete(step, conversation, schema, attempt)
+            final = attempt == self.max_retries
+            try:
+                return validate(parse_json_response(answer), final)
+            except ResponseParseError as exc:
+                last_error = exc
+                # Show the model its mistake: a corrected retry succeeds far
+                # more often than the same prompt again.
+                conversation = [
+                    *messages,
+                    {"role": "assistant", "content": answer[:2000]},
+                    {"role": "user", "content": self._redact_text(
+                        f"That answer was not valid: {exc}. Answer again with JSON only, "
+                        "following the schema, for every request.")},
+                ]
+        assert last_error is not None
+        raise last_error
+
+    def _redact_text(self, text: str) -> str:
+        return self.redact(text) if self.redact is not None else text
+
+    def _log(self, step, messages, response, prompt_tokens, completion_tokens, latency,
+             retries, cached, error) -> None:
+        if self.log is None:
+            return
+        record = {
+            "step": step,
+            "provider": getattr(self.provider, "name", type(self.provider).__name__),
+            "model": getattr(self.provider, "model", None),
+            "messages": messages,
+            "response": response,
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "latency_s": round(latency, 4),
+            "retries": retries,
+            "cached": cached,
+            "error": None if error is None else f"{type(error).__name__}: {error}",
+        }
+        self.log(record)
+
+    def __repr__(self) -> str:
+        return f"LLMClient(provider={self.provider!r})"
+
+
+def is_fatal(exc: BaseException) -> bool:
+    """Errors after which no other call can succeed (bad key, unknown model)."""
+    return isinstance(exc, ProviderError) and getattr(exc, "fatal", False)
