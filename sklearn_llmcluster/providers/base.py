@@ -76,6 +76,7 @@ class CallableProvider:
     """
 
     is_remote = False
+    base_url = None
 
     def __init__(self, func: Callable[[list[dict]], str], name: str | None = None) -> None:
         self.func = func
