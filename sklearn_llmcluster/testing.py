@@ -35,7 +35,12 @@ def first_keyword(text: str) -> str | None:
 
 
 class _CallCounter:
-    """Thread-safe call counter that survives pickling."""
+    """Thread-safe call counter.
+
+    The count is run-time telemetry, not configuration: it is left out of
+    pickles (and so of ``joblib.hash``), so an estimator holding a fake
+    still counts as not having mutated its parameters during ``fit``.
+    """
 
     def __init__(self) -> None:
         self.calls = 0
@@ -48,11 +53,16 @@ class _CallCounter:
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
         state.pop("_lock", None)
+        state.pop("calls", None)
+        state.pop("_attempts", None)
         return state
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
+        self.calls = 0
         self._lock = threading.Lock()
+        if hasattr(type(self), "_attempt"):
+            self._attempts = defaultdict(int)
 
 
 def _parse_block(content: str, name: str) -> list[dict]:
