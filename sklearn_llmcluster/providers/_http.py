@@ -242,7 +242,7 @@ _ADVICE = {
     ProviderTimeoutError: "no answer in time (connect {connect} s, read {read} s); raise "
                           "LLM_REQUEST_TIMEOUT or use a faster model",
     ProviderUnavailableError: "the server is down, unreachable or overloaded; check that it "
-                              "runs and try again later",
+                              "is running and reachable, then try again",
     ProviderResponseError: "the server answered without a usable completion; try again",
 }
 
@@ -417,11 +417,14 @@ class HTTPProvider:
         timeout: float | tuple[float, float] | None = None,
         max_retries: int | None = None,
         raw: bool = False,
+        model: str | None = None,
     ) -> tuple[Any, int]:
         """Send one request with retries; return ``(parsed JSON, retries made)``.
 
         With ``raw=True`` the :class:`requests.Response` is returned for any
         HTTP status (connection failures are still retried and raised).
+        ``model`` names another model than :attr:`model` in errors (the
+        embedding model, say).
 
         Raises
         ------
@@ -449,6 +452,8 @@ class HTTPProvider:
                     return err.data, attempt
                 hint = response.headers.get("x-should-retry", "").lower()
                 should_retry = {"true": True, "false": False}.get(hint)
+            if model and model != self.model:
+                err = self._rename_model(err, model)
             if should_retry is None:
                 should_retry = err.retryable
             if not should_retry or attempt >= max_retries:
@@ -463,6 +468,17 @@ class HTTPProvider:
             time.sleep(delay)
             attempt += 1
 
+    def _rename_model(self, err: ProviderError, model: str) -> ProviderError:
+        renamed = type(err)(
+            str(err).replace(f"(model '{self.model}')", f"(model '{model}')", 1),
+            provider=err.provider, model=model, url=err.url, status_code=err.status_code,
+            retry_after=err.retry_after,
+        )
+        renamed.detail = getattr(err, "detail", None)
+        if "retryable" in err.__dict__:
+            renamed.retryable = err.retryable
+        return renamed
+
     def _retry_delay(self, attempt: int, retry_after: float | None) -> float | None:
         if retry_after is not None:
             # A server that names a wait longer than we accept gets the error
@@ -476,10 +492,15 @@ class HTTPProvider:
         if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
                             requests.exceptions.InvalidSchema)):
             raise ConfigurationError(f"invalid {self.vendor} URL {url!r}: {exc}") from exc
+        text = str(exc).lower()
         if timed_out:
-            cls, what = ProviderTimeoutError, f"{type(exc).__name__}"
+            cls, what = ProviderTimeoutError, f"timed out ({type(exc).__name__})"
+        elif "refused" in text:
+            cls, what = ProviderUnavailableError, "cannot connect (connection refused)"
+        elif "resolve" in text or "name or service" in text or "nodename" in text:
+            cls, what = ProviderUnavailableError, "cannot connect (host name not found)"
         else:
-            cls, what = ProviderUnavailableError, f"cannot connect: {type(exc).__name__}"
+            cls, what = ProviderUnavailableError, f"cannot connect ({type(exc).__name__})"
         return self._make_error(cls, what, url=url)
 
     def _check_response(self, response: requests.Response, url: str):

@@ -7,7 +7,12 @@ from typing import Any
 
 import numpy as np
 
-from ..exceptions import BadRequestError, ModelNotFoundError, ProviderResponseError
+from ..exceptions import (
+    BadRequestError,
+    ModelNotFoundError,
+    ProviderResponseError,
+    ProviderUnavailableError,
+)
 from ._http import ErrorInfo, HTTPProvider, as_matrix, first_int
 from .base import LLMResponse
 
@@ -100,6 +105,11 @@ class OllamaProvider(HTTPProvider):
                              and "model" in info.message.lower()):
             return ModelNotFoundError
         return super()._classify(status, info)
+
+    def _advice(self, cls) -> str:
+        if cls is ProviderUnavailableError:
+            return "is Ollama running? Start it with `ollama serve` or check OLLAMA_API_URL"
+        return super()._advice(cls)
 
     def _not_found(self, model: str, url: str, status: int | None = None) -> ModelNotFoundError:
         err = ModelNotFoundError(
@@ -234,7 +244,8 @@ class OllamaProvider(HTTPProvider):
         for start in range(0, len(texts), batch_size):
             chunk = list(texts[start:start + batch_size])
             try:
-                data, _ = self._send("POST", "/api/embed", {"model": model, "input": chunk})
+                data, _ = self._send("POST", "/api/embed", {"model": model, "input": chunk},
+                                     model=model)
             except ModelNotFoundError as exc:
                 raise self._not_found(model, exc.url, exc.status_code) from None
             vectors = data.get("embeddings") if isinstance(data, dict) else None

@@ -278,7 +278,8 @@ class OpenAIProvider(HTTPProvider):
         rows: list[list[float]] = []
         for start in range(0, len(texts), batch_size):
             chunk = list(texts[start:start + batch_size])
-            data, _ = self._send("POST", "/embeddings", {"model": model, "input": chunk})
+            data, _ = self._send("POST", "/embeddings", {"model": model, "input": chunk},
+                                 model=model)
             items = data.get("data") if isinstance(data, dict) else None
             if not isinstance(items, list) or len(items) != len(chunk):
                 raise self._make_error(

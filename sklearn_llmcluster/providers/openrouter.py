@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..exceptions import BadRequestError, ModelNotFoundError, ProviderResponseError
+from ..exceptions import (
+    BadRequestError,
+    ModelNotFoundError,
+    ProviderResponseError,
+    ProviderUnavailableError,
+)
 from ._http import ErrorInfo, error_info
 from .openai import OpenAIProvider
 
@@ -93,6 +98,10 @@ class OpenRouterProvider(OpenAIProvider):
                     "model's moderation)")
         if cls is ModelNotFoundError:
             return "check the model id on openrouter.ai/models (ids look like 'vendor/model')"
+        if cls is ProviderUnavailableError:
+            return ("no upstream provider could serve the model just now; only providers that "
+                    "support structured output are used (require_parameters), so a model none "
+                    "of them serves that way keeps failing: try again later or pick another")
         return super()._advice(cls)
 
     def _error_in_body(self, data: Any, url: str):

@@ -1,0 +1,293 @@
+"""What all HTTP providers share (providers/_http.py): retries, timeouts, secrets, threads."""
+
+from __future__ import annotations
+
+import copy
+import io
+import pickle
+import socket
+import threading
+import time
+from email.utils import formatdate
+
+import joblib
+import pytest
+from fake_llm_servers import FakeOpenAI
+
+from sklearn_llmcluster.exceptions import (
+    AuthenticationError,
+    ConfigurationError,
+    ProviderResponseError,
+    ProviderTimeoutError,
+    ProviderUnavailableError,
+    RateLimitError,
+)
+from sklearn_llmcluster.providers import (
+    AnthropicProvider,
+    OllamaProvider,
+    OpenAICompatibleProvider,
+    OpenAIProvider,
+    OpenRouterProvider,
+    TritonProvider,
+)
+from sklearn_llmcluster.providers._http import host_is_remote, parse_retry_after
+
+KEY = "sk-test-key"
+SECRET = "sk-proj-SECRET-4f9a8b7c6d5e"
+CHAT = [{"role": "user", "content": "hello"}]
+FAST = {"backoff": 0.01, "max_backoff": 0.02, "max_retries": 2, "connect_timeout": 2,
+        "read_timeout": 5}
+
+
+@pytest.fixture
+def server():
+    with FakeOpenAI(api_key=KEY) as fake:
+        yield fake
+
+
+def openai(server, **kwargs):
+    options = {**FAST, **kwargs}
+    options.setdefault("api_key", KEY)
+    return OpenAIProvider("gpt-4o-mini", server.url + "/v1", **options)
+
+
+# -- Retry-After parsing and remote detection ------------------------------------
+
+def test_retry_after_seconds_ms_and_http_date():
+    assert parse_retry_after({"retry-after": "2"}) == 2.0
+    assert parse_retry_after({"retry-after": "0.5"}) == 0.5
+    # retry-after-ms is more precise and wins, as in the vendors' SDKs.
+    assert parse_retry_after({"retry-after-ms": "150", "retry-after": "9"}) == 0.15
+    now = 1_700_000_000.0
+    assert parse_retry_after({"retry-after": formatdate(now + 30, usegmt=True)}, now=now) == 30
+    assert parse_retry_after({"retry-after": formatdate(now - 30, usegmt=True)}, now=now) == 0
+    assert parse_retry_after({"retry-after": "soon"}) is None
+    assert parse_retry_after({}) is None
+
+
+@pytest.mark.parametrize("url, remote", [
+    ("https://api.openai.com/v1", True),
+    ("https://openrouter.ai/api/v1", True),
+    ("https://api.anthropic.com", True),
+    ("https://vllm.example.com/v1", True),
+    ("http://8.8.8.8:8000", True),
+    ("http://localhost:11434", False),
+    ("http://127.0.0.1:8000/v1", False),
+    ("http://[::1]:8000", False),
+    ("http://10.1.2.3:8000", False),
+    ("http://192.168.0.7:8000", False),
+    ("http://172.16.5.4:8000", False),
+    ("http://gpu-box:8000", False),
+    ("http://triton.internal:8000", False),
+    ("http://llm.local:8080", False),
+])
+def test_host_is_remote_by_hostname_or_ip(url, remote):
+    assert host_is_remote(url) is remote
+
+
+def test_is_remote_defaults_per_vendor():
+    assert OpenAIProvider(api_key="k").is_remote
+    assert OpenRouterProvider(api_key="k").is_remote
+    assert AnthropicProvider(api_key="k").is_remote
+    assert not OllamaProvider().is_remote
+    assert not TritonProvider("ensemble", "http://10.0.0.5:8000").is_remote
+    assert not OpenAICompatibleProvider("m", "http://127.0.0.1:8000/v1").is_remote
+    assert OpenAICompatibleProvider("m", "https://api.together.xyz/v1").is_remote
+    assert not OpenAIProvider(api_key="k", is_remote=False).is_remote
+
+
+def test_bad_base_url_is_a_configuration_error():
+    with pytest.raises(ConfigurationError, match="http"):
+        OpenAIProvider("gpt-4o-mini", "api.openai.com/v1")
+
+
+# -- retries ----------------------------------------------------------------------
+
+def test_retries_server_errors_then_succeeds(server):
+    server.push(503, {"error": {"message": "overloaded", "type": "server_error"}})
+    server.push(500, {"error": {"message": "boom", "type": "server_error"}})
+    answer = openai(server).complete(CHAT)
+    assert answer == '{"label": "billing"}'
+    assert answer.retries == 2
+    assert len(server.generation_requests()) == 3
+
+
+def test_gives_up_after_max_retries(server):
+    server.push(429, {"error": {"message": "slow down", "type": "requests",
+                                "code": "rate_limit_exceeded"}}, times=5)
+    with pytest.raises(RateLimitError):
+        openai(server, max_retries=2).complete(CHAT)
+    assert len(server.generation_requests()) == 3
+
+
+def test_retry_after_seconds_is_waited(server):
+    # A backoff of 5 s would fail the upper bound: the 0.2 s asked for is used.
+    server.push(429, {"error": {"message": "slow down", "code": "rate_limit_exceeded"}},
+                headers={"Retry-After": "0.2"})
+    openai(server, backoff=5.0, max_backoff=5.0).complete(CHAT)
+    first, second = server.generation_requests()
+    assert 0.2 <= second.at - first.at < 1.0
+
+
+def test_retry_after_ms_is_waited(server):
+    server.push(503, {"error": {"message": "busy"}}, headers={"retry-after-ms": "250"})
+    openai(server, backoff=5.0, max_backoff=5.0).complete(CHAT)
+    first, second = server.generation_requests()
+    assert 0.25 <= second.at - first.at < 1.0
+
+
+def test_retry_after_beyond_limit_raises_at_once(server):
+    server.push(429, {"error": {"message": "slow down", "code": "rate_limit_exceeded"}},
+                headers={"Retry-After": "3600"})
+    started = time.monotonic()
+    with pytest.raises(RateLimitError) as info:
+        openai(server, max_retry_wait=10).complete(CHAT)
+    assert time.monotonic() - started < 1.0
+    assert info.value.retry_after == 3600
+    assert "3600" in str(info.value)
+    assert len(server.generation_requests()) == 1
+
+
+def test_x_should_retry_header_overrides_the_status(server):
+    server.push(503, {"error": {"message": "down"}}, headers={"x-should-retry": "false"})
+    with pytest.raises(ProviderUnavailableError):
+        openai(server).complete(CHAT)
+    assert len(server.generation_requests()) == 1
+
+    server.push(400, {"error": {"message": "transient", "type": "invalid_request_error"}},
+                headers={"x-should-retry": "true"})
+    assert openai(server).complete(CHAT).retries == 1
+
+
+def test_body_that_is_not_json_is_retried_as_a_response_error(server):
+    server.push(200, "<html>gateway</html>", times=3)
+    with pytest.raises(ProviderResponseError, match="not JSON"):
+        openai(server).complete(CHAT)
+    assert len(server.generation_requests()) == 3
+
+
+def test_backoff_doubles_with_jitter_and_is_capped():
+    provider = OpenAIProvider(api_key="k", backoff=1.0, max_backoff=3.0)
+    for attempt, base in [(0, 1.0), (1, 2.0), (2, 3.0), (5, 3.0)]:
+        delays = [provider._retry_delay(attempt, None) for _ in range(50)]
+        assert all(0.75 * base <= d <= base for d in delays)
+        assert len(set(delays)) > 1  # jittered
+
+
+# -- transport failures --------------------------------------------------------------
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_connection_refused_is_unavailable_with_url_and_advice():
+    url = f"http://127.0.0.1:{_closed_port()}/v1"
+    provider = OpenAICompatibleProvider("m", url, **{**FAST, "max_retries": 1})
+    with pytest.raises(ProviderUnavailableError) as info:
+        provider.complete(CHAT)
+    message = str(info.value)
+    assert url in message and "'m'" in message and "running" in message
+    assert info.value.provider == "openai-compatible" and info.value.url.startswith(url)
+
+
+def test_slow_server_raises_timeout(server):
+    server.push(200, {}, delay=1.0)
+    provider = openai(server, read_timeout=0.2, max_retries=0)
+    started = time.monotonic()
+    with pytest.raises(ProviderTimeoutError, match="LLM_REQUEST_TIMEOUT"):
+        provider.complete(CHAT)
+    assert time.monotonic() - started < 0.9
+
+
+# -- threads --------------------------------------------------------------------------
+
+def test_one_provider_from_many_threads(server):
+    provider = openai(server)
+    sessions, answers, errors = set(), [], []
+
+    def work():
+        try:
+            sessions.add(id(provider._session()))
+            for _ in range(5):
+                answers.append(provider.complete(CHAT))
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert len(answers) == 60 and set(answers) == {'{"label": "billing"}'}
+    assert len(sessions) == 12  # one requests.Session per thread
+
+
+# -- secrets ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("cls", [OpenAIProvider, OpenRouterProvider, AnthropicProvider])
+def test_key_not_in_repr_or_pickles(cls):
+    provider = cls(api_key=SECRET)
+    provider._session()  # a live session must not end up in the pickle either
+    assert SECRET not in repr(provider)
+    assert SECRET.encode() not in pickle.dumps(provider)
+    buffer = io.BytesIO()
+    joblib.dump(provider, buffer)
+    assert SECRET.encode() not in buffer.getvalue()
+    clone = pickle.loads(pickle.dumps(provider))
+    assert clone.model == provider.model and clone.base_url == provider.base_url
+
+
+def test_key_read_again_from_environment_after_unpickling(server, monkeypatch, tmp_path):
+    provider = pickle.loads(pickle.dumps(openai(server)))
+    monkeypatch.chdir(tmp_path)  # no .env here
+    with pytest.raises(AuthenticationError, match="OPENAI_API_KEY"):
+        provider.complete(CHAT)
+    assert server.generation_requests() == []  # no request went out without a key
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    assert provider.complete(CHAT) == '{"label": "billing"}'
+
+
+def test_key_read_from_dotenv_file_after_unpickling(server, monkeypatch, tmp_path):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    (tmp_path / ".env").write_text(f"OPENAI_API_KEY={KEY}\n")
+    monkeypatch.chdir(tmp_path)
+    provider = pickle.loads(pickle.dumps(openai(server)))
+    assert provider.complete(CHAT) == '{"label": "billing"}'
+
+
+def test_deepcopy_keeps_the_key_in_process(server):
+    # sklearn's clone() deep-copies parameters: cross-validation must keep working.
+    from sklearn.base import clone
+
+    from sklearn_llmcluster.estimator import LLMClusterer
+
+    provider = openai(server)
+    copied = copy.deepcopy(provider)
+    assert copied._local is not provider._local
+    assert copied.complete(CHAT) == '{"label": "billing"}'
+    cloned = clone(LLMClusterer(provider=provider)).provider
+    assert cloned.complete(CHAT) == '{"label": "billing"}'
+    assert copy.copy(provider).complete(CHAT) == '{"label": "billing"}'
+
+
+def test_key_never_in_exception_text_even_when_the_server_echoes_it(server):
+    server.push(401, {"error": {"message": f"Incorrect API key provided: {SECRET}",
+                                "type": "invalid_request_error", "code": "invalid_api_key"}})
+    provider = openai(server, api_key=SECRET)
+    with pytest.raises(AuthenticationError) as info:
+        provider.complete(CHAT)
+    assert SECRET not in str(info.value)
+    assert SECRET not in repr(info.value)
+    assert SECRET.encode() not in pickle.dumps(info.value)
+    assert "OPENAI_API_KEY" in str(info.value)
+
+
+def test_missing_key_fails_before_any_request(server, monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    provider = OpenAIProvider("gpt-4o-mini", server.url + "/v1", **FAST)
+    with pytest.raises(AuthenticationError, match="OPENAI_API_KEY"):
+        provider.complete(CHAT)
+    assert server.requests == []
