@@ -205,7 +205,9 @@ class ClusteringEngine:
             return []
         cap = self.settings.max_new_clusters
         if len(proposals) > cap:
-            usage.note(f"proposer returned {len(proposals)} clusters; kept the first {cap}")
+            # Not a fault: the proposer may list more than asked; the rest
+            # come back in later rounds if their texts stay uncovered.
+            self.report(f"proposer returned {len(proposals)} clusters; kept the first {cap}")
             proposals = list(proposals)[:cap]
         checked, taken = [], set()
         for p in proposals:
@@ -224,72 +226,133 @@ class ClusteringEngine:
                                     criteria=str(p.criteria or ""), members=members))
         return checked
 
+    def _catch_up(self, texts: Sequence[str], ids: list[str | None], rows: Sequence[int],
+                  checked: np.ndarray, usage: LLMUsage) -> None:
+        """Judge unassigned ``rows`` against the clusters each has not been judged against.
+
+        ``checked[i]`` is how many clusters (in registry order) text ``i`` has
+        been judged against; clusters only grow during a call, so texts with
+        the same value go together against ``clusters[checked:]``.
+        """
+        n_clusters = len(self.registry)
+        groups: dict[int, list[int]] = {}
+        for i in rows:
+            if ids[i] is None and checked[i] < n_clusters:
+                groups.setdefault(int(checked[i]), []).append(i)
+        for start, members in sorted(groups.items()):
+            if self.budget_exhausted:
+                return
+            answers = self.assign([texts[i] for i in members],
+                                  self.registry.clusters[start:], usage)
+            for i, cid in zip(members, answers):
+                ids[i] = cid
+            checked[members] = n_clusters
+
+    def _explore(self, texts: Sequence[str], ids: list[str | None], checked: np.ndarray,
+                 exhausted: np.ndarray, rng, usage: LLMUsage, rounds: list[int]) -> list[Cluster]:
+        """Proposal rounds on samples until a round brings no new cluster."""
+        s = self.settings
+        created: list[Cluster] = []
+        while not self.budget_exhausted:
+            if s.max_rounds is not None and rounds[0] >= s.max_rounds:
+                break
+            candidates = [i for i, cid in enumerate(ids) if cid is None and not exhausted[i]]
+            if not candidates:
+                break
+            rounds[0] += 1
+            if len(candidates) > s.proposal_size:
+                sample = sorted(rng.choice(candidates, size=s.proposal_size,
+                                           replace=False).tolist())
+            else:
+                sample = candidates
+            # Show the proposer only what the clusters so far do not cover.
+            self._catch_up(texts, ids, sample, checked, usage)
+            uncovered = [i for i in sample if ids[i] is None]
+            if not uncovered:
+                continue
+            raw, call_usage = _guarded_call(
+                self.breaker, self.proposer.propose, [texts[i] for i in uncovered],
+                list(self.registry.clusters))
+            usage.merge(call_usage)
+            proposals = self._checked_proposals(raw if raw is not None else [], len(uncovered),
+                                                usage)
+            new_here = 0
+            assigned_here = 0
+            for p in proposals:
+                cluster, is_new = self.registry.add(p)
+                if is_new:
+                    created.append(cluster)
+                    new_here += 1
+                for m in p.members:
+                    if ids[uncovered[m]] is None:
+                        ids[uncovered[m]] = cluster.id
+                        assigned_here += 1
+            checked[uncovered] = len(self.registry)
+            # The proposer saw these texts and made nothing for them while it
+            # still had room: they are not shown to it again (later clusters
+            # are still offered to them by the judge).
+            if len(proposals) < s.max_new_clusters or assigned_here == 0:
+                exhausted[uncovered] = True
+            self.report(f"round {rounds[0]}: {new_here} new clusters from {len(uncovered)} "
+                        f"uncovered texts, {sum(cid is None for cid in ids)} unassigned")
+            if new_here == 0:
+                break
+        return created
+
     def discover(self, texts: Sequence[str], ids: list[str | None],
-                 usage: LLMUsage) -> tuple[list[str | None], list[str]]:
+                 usage: LLMUsage, checked: np.ndarray | None = None
+                 ) -> tuple[list[str | None], list[str]]:
         """Propose clusters for unassigned texts until nothing new comes up.
 
-        Each round shows the proposer a sample of the still-unassigned texts,
-        adds its proposals to the registry (a proposal named like an existing
-        cluster merges into it), assigns the proposed members, then judges
-        the other unassigned texts against the round's new clusters only.
+        Explore, then sweep, until a sweep leaves nothing to propose from:
+
+        - *explore*: rounds that show the proposer a sample of unassigned
+          texts that the clusters so far do not cover (the sample is judged
+          first), adding its proposals to the registry (a proposal named like
+          an existing cluster merges into it), until a round brings no new
+          cluster;
+        - *sweep*: one judge pass of every still-unassigned text against all
+          clusters it has not been judged against.
+
+        Judging everything once against the full set of clusters (instead of
+        after every round) costs one pass and lets the judge choose among all
+        clusters.
+
+        Parameters
+        ----------
+        texts : sequence of str
+            Unique, non-blank texts.
+        ids : list of (str or None)
+            Current assignment per text.
+        usage : LLMUsage
+            Receives the calls' usage.
+        checked : ndarray of int, optional
+            Clusters each text was already judged against (registry prefix
+            length); defaults to all for assigned texts and to the current
+            registry for the rest (the estimator judged them already).
 
         Returns
         -------
         ids : list of (str or None)
             Updated assignment per text.
         created : list of str
-            Ids of the clusters created.
+            Ids of the clusters created (those that ended with no member are
+            removed again).
         """
-        s = self.settings
-        rng = check_random_state(s.random_state)
+        rng = check_random_state(self.settings.random_state)
         ids = list(ids)
-        exhausted = np.zeros(len(texts), dtype=bool)
-        created_ids: list[str] = []
-        rounds = 0
+        n = len(texts)
+        if checked is None:
+            checked = np.full(n, len(self.registry), dtype=np.intp)
+        exhausted = np.zeros(n, dtype=bool)
+        created: list[Cluster] = []
+        rounds = [0]
         while not self.budget_exhausted:
-            candidates = [i for i, cid in enumerate(ids) if cid is None and not exhausted[i]]
-            if not candidates or (s.max_rounds is not None and rounds >= s.max_rounds):
+            new = self._explore(texts, ids, checked, exhausted, rng, usage, rounds)
+            created.extend(new)
+            self._catch_up(texts, ids, range(n), checked, usage)
+            if not new:
                 break
-            rounds += 1
-            if len(candidates) > s.proposal_size:
-                sample = sorted(rng.choice(candidates, size=s.proposal_size, replace=False).tolist())
-            else:
-                sample = candidates
-            raw, call_usage = _guarded_call(
-                self.breaker, self.proposer.propose, [texts[i] for i in sample],
-                list(self.registry.clusters))
-            usage.merge(call_usage)
-            proposals = self._checked_proposals(raw if raw is not None else [], len(sample), usage)
-
-            new_clusters: list[Cluster] = []
-            assigned_now = 0
-            for p in proposals:
-                cluster, created = self.registry.add(p)
-                if created:
-                    new_clusters.append(cluster)
-                for m in p.members:
-                    if ids[sample[m]] is None:
-                        ids[sample[m]] = cluster.id
-                        assigned_now += 1
-            pending = [i for i, cid in enumerate(ids) if cid is None]
-            if new_clusters and pending:
-                answers = self.assign([texts[i] for i in pending], new_clusters, usage)
-                for i, cid in zip(pending, answers):
-                    if cid is not None:
-                        ids[i] = cid
-                        assigned_now += 1
-            used = {cid for cid in ids if cid is not None}
-            kept = [c for c in new_clusters if c.id in used]
-            self.registry.discard([c.id for c in new_clusters if c.id not in used])
-            created_ids.extend(c.id for c in kept)
-            self.report(
-                f"round {rounds}: {len(kept)} new clusters, {assigned_now} texts assigned, "
-                f"{sum(cid is None for cid in ids)} unassigned"
-            )
-            # The proposer saw these texts and made nothing for them while it
-            # still had room (or nothing moved at all): do not show them again.
-            if len(proposals) < s.max_new_clusters or assigned_now == 0:
-                for i in sample:
-                    if ids[i] is None:
-                        exhausted[i] = True
-        return ids, created_ids
+        used = {cid for cid in ids if cid is not None}
+        self.registry.discard([c.id for c in created if c.id not in used])
+        return ids, [c.id for c in created if c.id in used]
