@@ -326,6 +326,11 @@ class FakeOpenAI(FakeServer):
     prefix : str, default="/v1"
         Path prefix of the API.
 
+    json_schema_format : bool, default=True
+        ``False`` behaves like llama-cpp-python's server: only
+        ``{"type": "json_object", "schema": ...}`` is read, and a
+        ``json_schema`` response format gets a 500.
+
     Notes
     -----
     Like OpenAI, reasoning models (``o1``, ``o3``, ``gpt-5`` ...) reject
@@ -334,9 +339,10 @@ class FakeOpenAI(FakeServer):
     """
 
     def __init__(self, api_key: str | None = "sk-test-key", models=None, prefix: str = "/v1",
-                 **kwargs: Any) -> None:
+                 json_schema_format: bool = True, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.api_key = api_key
+        self.json_schema_format = json_schema_format
         self.models = None if models is None else list(models)
         self.prefix = prefix
         self.generation_paths = (re.escape(prefix + "/chat/completions"),)
@@ -387,6 +393,8 @@ class FakeOpenAI(FakeServer):
         fmt = body.get("response_format")
         if isinstance(fmt, dict) and fmt.get("type") == "json_schema":
             return (fmt.get("json_schema") or {}).get("schema")
+        if isinstance(fmt, dict) and fmt.get("type") == "json_object":
+            return fmt.get("schema")
         return None
 
     def _chat(self, body: dict):
@@ -397,6 +405,13 @@ class FakeOpenAI(FakeServer):
         if not body.get("messages"):
             return self.error(400, "Missing required parameter: 'messages'.",
                               "invalid_request_error", "missing_required_parameter", "messages")
+        fmt = body.get("response_format") or {}
+        if not self.json_schema_format and fmt.get("type") not in (None, "text", "json_object"):
+            # llama-cpp-python's server: pydantic rejects the type, under a 500.
+            return self.error(500, "1 validation error:\n  {'type': 'literal_error', 'loc': "
+                              "('body', 'response_format', 'type'), 'msg': \"Input should be "
+                              "'text' or 'json_object'\", 'input': 'json_schema'}",
+                              "internal_server_error")
         if str(model).startswith(_REASONING_PREFIXES):
             if "max_tokens" in body:
                 return self.error(400, "Unsupported parameter: 'max_tokens' is not supported "

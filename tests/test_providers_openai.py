@@ -266,6 +266,28 @@ def test_compatible_server_errors_map_to_exceptions(local, status, body, expecte
     assert "OpenAI-compatible server" in str(info.value)
 
 
+def test_server_reading_only_json_object_gets_it_without_retrying():
+    with FakeOpenAI(api_key=None, json_schema_format=False) as server:
+        p = OpenAICompatibleProvider("m", server.url + "/v1", **FAST)
+        assert p.complete(CHAT, json_schema=STRICT_SCHEMA) == '{"label": "billing"}'
+        rejected, accepted = server.generation_requests()  # no retry of the 500
+        assert rejected.body["response_format"]["type"] == "json_schema"
+        assert accepted.body["response_format"] == {"type": "json_object",
+                                                     "schema": STRICT_SCHEMA}
+        p.complete(CHAT, json_schema=STRICT_SCHEMA)
+        assert len(server.generation_requests()) == 3  # remembered
+        assert p.schema_format == "json_object"
+
+
+def test_invalid_schema_400_does_not_drop_the_schema_layout(server):
+    server.push(400, _err("Invalid schema for response_format 'response': 'additionalProperties'"
+                          " is required to be supplied and to be false",
+                          "invalid_request_error", None, "response_format"))
+    with pytest.raises(BadRequestError):
+        openai(server).complete(CHAT, json_schema=STRICT_SCHEMA)
+    assert len(server.generation_requests()) == 1
+
+
 def test_compatible_slow_server_times_out(local):
     local.push(200, {}, delay=1.0)
     p = OpenAICompatibleProvider("m", local.url + "/v1", read_timeout=0.2, max_retries=0)

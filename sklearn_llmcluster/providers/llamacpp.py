@@ -65,6 +65,10 @@ class LlamaCppProvider:
         Used when ``complete`` is called without one.
     default_max_tokens : int, default=1024
         Answer budget used to size the context when no ``max_tokens`` is set.
+    repeat_penalty : float, default=1.1
+        Penalty on repeated tokens, as llama.cpp's own server applies by
+        default; without it small models at temperature 0 tend to loop
+        (``[1, 2, 3, 4, ...`` until the token budget runs out).
     verbose : bool, default=False
         Let llama.cpp print its loading log.
 
@@ -91,6 +95,7 @@ class LlamaCppProvider:
         temperature: float | None = None,
         max_tokens: int | None = None,
         default_max_tokens: int = 1024,
+        repeat_penalty: float = 1.1,
         verbose: bool = False,
     ) -> None:
         self.model_path = os.path.abspath(os.fspath(model_path))
@@ -105,6 +110,7 @@ class LlamaCppProvider:
         self.temperature = temperature
         self.max_tokens = max_tokens
         self.default_max_tokens = int(default_max_tokens)
+        self.repeat_penalty = float(repeat_penalty)
         self.verbose = verbose
         self._init_transient()
 
@@ -149,10 +155,10 @@ class LlamaCppProvider:
             return None
 
     def _load(self, n_ctx: int):
-        Llama = _import_llama()
         if not os.path.isfile(self.model_path):
             raise self._error(ModelNotFoundError,
                               "file not found: pass the path of a downloaded .gguf model")
+        Llama = _import_llama()
         kwargs: dict[str, Any] = {
             "model_path": self.model_path,
             "n_ctx": n_ctx,
@@ -189,16 +195,17 @@ class LlamaCppProvider:
             # model's own training context is known.
             estimate = self._prompt_tokens(messages) + max_tokens
             self._llm = self._load(self._window_for(estimate, _FIRST_LOAD_CAP))
-        if self.n_ctx:
-            return self._llm  # fixed window: llama.cpp reports any overflow
         needed = self._prompt_tokens(messages) + max_tokens
-        if needed <= self._llm.n_ctx():
-            return self._llm
         train_ctx = self._train_ctx(self._llm)
         if train_ctx and needed > train_ctx:
             raise self._error(ContextLengthError,
                               f"prompt and answer need {needed} tokens, more than the "
                               f"model's {train_ctx}: lower batch_size or max_tokens")
+        if self.n_ctx:
+            return self._llm  # fixed window: llama.cpp reports any overflow
+        window = self._llm.n_ctx()
+        if needed <= window and (not train_ctx or window <= train_ctx):
+            return self._llm
         self._llm = None  # free the old context before allocating the new one
         self._llm = self._load(self._window_for(needed, train_ctx))
         return self._llm
@@ -248,6 +255,7 @@ class LlamaCppProvider:
             "messages": [{"role": m["role"], "content": m["content"]} for m in messages],
             "max_tokens": budget,
             "seed": self.seed,
+            "repeat_penalty": self.repeat_penalty,
         }
         if temperature is not None:
             kwargs["temperature"] = temperature

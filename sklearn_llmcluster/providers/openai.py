@@ -9,12 +9,13 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from ..exceptions import BadRequestError, ConfigurationError, ProviderResponseError
-from ._http import HTTPProvider, as_matrix, first_int
+from ._http import ErrorInfo, HTTPProvider, as_matrix, first_int
 from .base import LLMResponse
 
 __all__ = ["OpenAIProvider", "OpenAICompatibleProvider", "schema_is_strict"]
 
 _TOKEN_PARAMS = ("max_completion_tokens", "max_tokens")
+_SCHEMA_FORMATS = ("json_schema", "json_object")
 
 
 def schema_is_strict(schema: Any) -> bool:
@@ -70,6 +71,12 @@ class OpenAIProvider(HTTPProvider):
     strict : bool or "auto", default="auto"
         ``json_schema.strict``. ``"auto"`` is ``True`` only for schemas strict
         mode accepts (see :func:`schema_is_strict`).
+    schema_format : {"json_schema", "json_object"}, default="json_schema"
+        ``response_format`` layout: OpenAI's ``{"type": "json_schema",
+        "json_schema": {...}}``, or ``{"type": "json_object", "schema": ...}``
+        for servers that only read that (llama-cpp-python's server). A server
+        that rejects ``json_schema`` naming ``response_format`` is switched
+        to ``json_object`` for good.
     organization, project : str, optional
         Sent as ``OpenAI-Organization`` and ``OpenAI-Project``.
     embed_model : str, default="text-embedding-3-small"
@@ -100,6 +107,7 @@ class OpenAIProvider(HTTPProvider):
         api_key: str | None = None,
         token_param: str = "auto",
         strict: bool | str = "auto",
+        schema_format: str = "json_schema",
         organization: str | None = None,
         project: str | None = None,
         embed_model: str | None = "text-embedding-3-small",
@@ -114,8 +122,13 @@ class OpenAIProvider(HTTPProvider):
             raise ConfigurationError(
                 f"token_param must be 'auto' or one of {_TOKEN_PARAMS}, got {token_param!r}"
             )
+        if schema_format not in _SCHEMA_FORMATS:
+            raise ConfigurationError(
+                f"schema_format must be one of {_SCHEMA_FORMATS}, got {schema_format!r}"
+            )
         self.token_param = token_param
         self.strict = strict
+        self.schema_format = schema_format
         self.organization = organization
         self.project = project
         self.embed_model = embed_model
@@ -133,7 +146,16 @@ class OpenAIProvider(HTTPProvider):
             headers["OpenAI-Project"] = self.project
         return headers
 
+    def _classify(self, status: int, info: ErrorInfo):
+        # llama-cpp-python's server answers a response_format it cannot read
+        # with a 500; it is a bad request, and retrying cannot fix it.
+        if status == 500 and "response_format" in info.message:
+            return BadRequestError
+        return super()._classify(status, info)
+
     def _response_format(self, schema: dict) -> dict:
+        if self.schema_format == "json_object":
+            return {"type": "json_object", "schema": schema}
         strict = schema_is_strict(schema) if self.strict == "auto" else bool(self.strict)
         return {
             "type": "json_schema",
@@ -171,6 +193,16 @@ class OpenAIProvider(HTTPProvider):
             quoted = re.search(r"unsupported (?:parameter|value): '([\w.]+)'", message, re.I)
             param = quoted.group(1) if quoted else ""
         text = f"{getattr(detail, 'code', '')} {message}".lower()
+        fmt = payload.get("response_format") or {}
+        rejects_layout = "json_object" in text or re.search(
+            r"json_schema.{0,40}(not supported|unsupported)", text)
+        if ("response_format" in text and rejects_layout and fmt.get("type") == "json_schema"
+                and "response_format" not in adapted):
+            adapted.add("response_format")
+            self.schema_format = "json_object"
+            payload["response_format"] = {"type": "json_object",
+                                          "schema": fmt["json_schema"]["schema"]}
+            return True
         if "unsupported" not in text or param not in payload or param in adapted:
             return False
         adapted.add(param)
