@@ -153,8 +153,8 @@ def test_embed_returns_one_row_per_text_in_batches(server):
     p = provider(server, embed_model="nomic-embed-text")
     vectors = p.embed(["a", "b", "c"], batch_size=2)
     assert vectors.shape == (3, 8)
-    assert [r.body["input"] for r in server.requests if r.path == "/api/embed"] == [["a", "b"],
-                                                                                  ["c"]]
+    batches = [r.body["input"] for r in server.requests if r.path == "/api/embed"]
+    assert batches == [["a", "b"], ["c"]]
     again = p.embed(["c"])
     np.testing.assert_allclose(again[0], vectors[2])
     assert p.embed([]).shape == (0, 0)

@@ -272,8 +272,8 @@ def test_server_reading_only_json_object_gets_it_without_retrying():
         assert p.complete(CHAT, json_schema=STRICT_SCHEMA) == '{"label": "billing"}'
         rejected, accepted = server.generation_requests()  # no retry of the 500
         assert rejected.body["response_format"]["type"] == "json_schema"
-        assert accepted.body["response_format"] == {"type": "json_object",
-                                                     "schema": STRICT_SCHEMA}
+        expected = {"type": "json_object", "schema": STRICT_SCHEMA}
+        assert accepted.body["response_format"] == expected
         p.complete(CHAT, json_schema=STRICT_SCHEMA)
         assert len(server.generation_requests()) == 3  # remembered
         assert p.schema_format == "json_object"

@@ -23,7 +23,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import timezone
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -360,7 +360,9 @@ class HTTPProvider:
 
     def __copy__(self) -> "HTTPProvider":
         new = self.__class__.__new__(self.__class__)
-        new.__dict__.update({k: v for k, v in self.__dict__.items() if k not in ("_local", "_lock")})
+        new.__dict__.update(
+            {k: v for k, v in self.__dict__.items() if k not in ("_local", "_lock")}
+        )
         new._init_transient()
         return new
 
@@ -487,7 +489,9 @@ class HTTPProvider:
         delay = min(self.backoff * (2 ** attempt), self.max_backoff)
         return delay * (1.0 - 0.25 * random.random())
 
-    def _transport_error(self, exc: requests.exceptions.RequestException, url: str) -> ProviderError:
+    def _transport_error(
+        self, exc: requests.exceptions.RequestException, url: str
+    ) -> ProviderError:
         timed_out = isinstance(exc, requests.exceptions.Timeout) or "timed out" in str(exc).lower()
         if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
                             requests.exceptions.InvalidSchema)):

@@ -1,4 +1,8 @@
-"""OpenAI's Chat Completions API and the servers that copy it (vLLM, llama.cpp, LM Studio, Ollama /v1)."""
+"""OpenAI's Chat Completions API and the servers that copy it.
+
+:class:`OpenAICompatibleProvider` covers vLLM, llama.cpp's server,
+llama-cpp-python's server, LM Studio and Ollama's ``/v1``.
+"""
 
 from __future__ import annotations
 

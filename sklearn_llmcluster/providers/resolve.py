@@ -202,7 +202,7 @@ def provider_from_spec(spec: str, settings: Settings | None = None):
 
 def _probe_ollama(settings: Settings):
     """An Ollama provider when Ollama answers and has the model, else ``None``."""
-    from .ollama import OllamaProvider, model_is_listed
+    from .ollama import model_is_listed
 
     url = settings.ollama_api_url + "/api/tags"
     model = settings.model_for("ollama")
