@@ -152,6 +152,7 @@ ANTHROPIC_ERRORS = [
                "rate limit"), RateLimitError, 2),
     (429, _err("rate_limit_error", "You have reached your specified API usage limits.",
                details={"error_code": "enforced_spend_limit_reached"}), QuotaExceededError, 1),
+    (402, _err("billing_error", "Your account has a billing issue."), QuotaExceededError, 1),
     (500, _err("api_error", "Internal server error"), ProviderUnavailableError, 2),
     (504, _err("timeout_error", "Request timed out"), ProviderUnavailableError, 2),
     (529, _err("overloaded_error", "Overloaded"), ProviderUnavailableError, 2),
@@ -174,6 +175,14 @@ def test_overloaded_529_honours_retry_after(server):
     anthropic(server, backoff=5.0, max_backoff=5.0).complete(CHAT)
     first, second = server.generation_requests()
     assert 0.2 <= second.at - first.at < 1.0
+
+
+def test_key_not_in_exception_even_when_echoed(server):
+    secret = "sk-ant-api03-SECRET-abcdef"
+    server.push(401, _err("authentication_error", f"invalid x-api-key {secret}"))
+    with pytest.raises(AuthenticationError) as info:
+        AnthropicProvider("claude-haiku-4-5", server.url, api_key=secret, **FAST).complete(CHAT)
+    assert secret not in str(info.value) and "***" in str(info.value)
 
 
 def test_wrong_key_is_authentication_error(server):

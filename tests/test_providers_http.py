@@ -227,9 +227,14 @@ def test_one_provider_from_many_threads(server):
 
 # -- secrets ----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("cls", [OpenAIProvider, OpenRouterProvider, AnthropicProvider])
-def test_key_not_in_repr_or_pickles(cls):
-    provider = cls(api_key=SECRET)
+@pytest.mark.parametrize("make", [
+    lambda: OpenAIProvider(api_key=SECRET),
+    lambda: OpenRouterProvider(api_key=SECRET),
+    lambda: AnthropicProvider(api_key=SECRET),
+    lambda: OpenAICompatibleProvider("m", "http://10.0.0.2:8000/v1", api_key=SECRET),
+])
+def test_key_not_in_repr_or_pickles(make):
+    provider = make()
     provider._session()  # a live session must not end up in the pickle either
     assert SECRET not in repr(provider)
     assert SECRET.encode() not in pickle.dumps(provider)

@@ -165,9 +165,19 @@ def test_embed_with_missing_model_says_ollama_pull(server):
         provider(server, embed_model="all-minilm").embed(["a"])
 
 
-def test_pickled_provider_works_after_unpickling(server):
-    p = pickle.loads(pickle.dumps(provider(server)))
+def test_pickled_provider_works_and_checks_the_model_again(server):
+    original = provider(server)
+    original.complete(CHAT)
+    p = pickle.loads(pickle.dumps(original))
     assert p.complete(CHAT) == '{"label": "billing"}'
+    assert [r.path for r in server.requests].count("/api/tags") == 2
+
+
+def test_retry_after_is_waited(server):
+    server.push(429, {"error": "too many requests"}, headers={"Retry-After": "0.2"})
+    provider(server, backoff=5.0, max_backoff=5.0).complete(CHAT)
+    first, second = server.generation_requests()
+    assert 0.2 <= second.at - first.at < 1.0
 
 
 def test_custom_responder_text_is_returned_verbatim():

@@ -125,6 +125,20 @@ def test_retry_after_on_429_is_waited(server):
     assert 0.2 <= second.at - first.at < 1.0
 
 
+def test_slow_server_times_out(server):
+    server.push(200, {}, delay=1.0)
+    with pytest.raises(ProviderTimeoutError):
+        openrouter(server, read_timeout=0.2, max_retries=0).complete(CHAT)
+
+
+def test_key_not_in_exception_even_when_echoed(server):
+    secret = "sk-or-v1-SECRET-0123456789"
+    server.push(401, _err(401, f"User not found for key {secret}"))
+    with pytest.raises(AuthenticationError) as info:
+        OpenRouterProvider(MODEL, server.url + "/api/v1", api_key=secret, **FAST).complete(CHAT)
+    assert secret not in str(info.value)
+
+
 def test_wrong_key_names_the_variable(server):
     with pytest.raises(AuthenticationError, match="OPENROUTER_API_KEY"):
         OpenRouterProvider(MODEL, server.url + "/api/v1", api_key="sk-or-wrong",

@@ -105,6 +105,7 @@ def test_objects_and_callables_pass_through():
     assert resolve_provider(mine) is mine
     wrapped = resolve_provider(lambda messages: "{}")
     assert isinstance(wrapped, CallableProvider)
+    assert wrapped.base_url is None and wrapped.is_remote is False
     assert wrapped.complete([{"role": "user", "content": "x"}]) == "{}"
     with pytest.raises(ConfigurationError, match="int"):
         resolve_provider(42)

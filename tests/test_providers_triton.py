@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 
 import pytest
 from fake_llm_servers import FakeTriton, chatml_to_messages
@@ -159,6 +160,20 @@ def test_triton_errors_map_to_exceptions(server, status, body, expected, calls):
     assert type(info.value) is expected
     assert len(server.generation_requests()) == calls
     assert "Triton" in str(info.value) and "ensemble" in str(info.value)
+
+
+def test_retry_after_is_waited(server):
+    server.push(503, {"error": "model 'ensemble' is unavailable"}, headers={"Retry-After": "0.2"})
+    triton(server, backoff=5.0, max_backoff=5.0).complete(CHAT)
+    first, second = server.generation_requests()
+    assert 0.2 <= second.at - first.at < 1.0
+
+
+def test_unpickled_provider_checks_readiness_again(server):
+    p = triton(server)
+    p.complete(CHAT)
+    pickle.loads(pickle.dumps(p)).complete(CHAT)
+    assert [r.path for r in server.requests].count("/v2/health/ready") == 2
 
 
 def test_slow_server_times_out(server):

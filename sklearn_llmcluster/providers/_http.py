@@ -288,6 +288,9 @@ class HTTPProvider:
     vendor = "HTTP server"
     api_key_env: str | None = None
     requires_api_key = False
+    #: Per-server checks done once per process (model pulled, server ready);
+    #: an unpickled copy may run elsewhere, so it checks again.
+    _checks: tuple[str, ...] = ()
 
     def __init__(
         self,
@@ -344,6 +347,8 @@ class HTTPProvider:
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
         self._api_key = None
+        for flag in self._checks:
+            setattr(self, flag, False)
         self._init_transient()
 
     def __deepcopy__(self, memo: dict) -> "HTTPProvider":

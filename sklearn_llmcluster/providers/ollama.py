@@ -75,6 +75,7 @@ class OllamaProvider(HTTPProvider):
 
     name = "ollama"
     vendor = "Ollama"
+    _checks = ("_model_checked",)
 
     def __init__(
         self,

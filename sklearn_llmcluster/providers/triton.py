@@ -120,6 +120,7 @@ class TritonProvider(HTTPProvider):
 
     name = "triton"
     vendor = "Triton"
+    _checks = ("_ready",)
 
     def __init__(
         self,
