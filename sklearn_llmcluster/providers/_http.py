@@ -377,9 +377,11 @@ class HTTPProvider:
     # -- secrets -----------------------------------------------------------
 
     def _api_key_value(self) -> str | None:
-        if self._api_key:
-            return self._api_key
-        return get_env_value(self.api_key_env) if self.api_key_env else None
+        if not self._api_key and self.api_key_env:
+            # Kept for later calls (not re-reading .env per request); like an
+            # explicit key it is dropped from pickles.
+            self._api_key = get_env_value(self.api_key_env)
+        return self._api_key
 
     def _require_api_key(self, url: str) -> str:
         key = self._api_key_value()
