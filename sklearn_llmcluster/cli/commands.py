@@ -1,0 +1,257 @@
+"""What each subcommand does: read, check, run the estimator, write, summarise."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from ..assignments import assignments_frame, generated_ids, new_batch_id
+from ..estimator import OFFLINE_WARNING, LLMClusterer
+from ..exceptions import LLMClusterWarning
+from ..report import write_report
+from ..report.html import _describe_provider
+from ..table_io import (column_as_ids, column_as_texts, decode_bytes, read_table,
+                        require_column)
+from .errors import EXIT_OK, CLIError
+from .output import OutputFolder, attach_run_resources
+from .progress import CallLog, Progress
+from .summary import summary_lines
+
+__all__ = ["COMMANDS"]
+
+
+@dataclass
+class Requests:
+    """The rows a run works on."""
+
+    ids: list[str]
+    texts: list[str]
+    labels: pd.Series | None = None  # reference labels (the demo data has them)
+
+
+def _say(args: argparse.Namespace, line: str = "") -> None:
+    if not args.quiet:
+        print(line, flush=True)
+
+
+def _read_requests(args: argparse.Namespace, batch_id: str) -> Requests:
+    frame = read_table(args.input, encoding=args.encoding, sheet=args.sheet,
+                       delimiter=args.delimiter)
+    source = str(args.input)
+    require_column(frame, args.text_column, source=source, option="--text-column")
+    if args.id_column:
+        require_column(frame, args.id_column, source=source, option="--id-column")
+    start = args.start_from
+    stop = len(frame) if args.limit is None else min(len(frame), start + args.limit)
+    if start >= len(frame):
+        raise CLIError(f"--start-from {start} is past the last row of {source} "
+                       f"({len(frame)} rows, numbered from 0)")
+    part = frame.iloc[start:stop]
+    texts = column_as_texts(part[args.text_column].tolist())
+    fallback = generated_ids(batch_id, range(start, stop))
+    if args.id_column:
+        ids = [own or made for own, made in zip(column_as_ids(part[args.id_column].tolist()),
+                                                fallback)]
+    else:
+        ids = fallback
+    return Requests(ids=ids, texts=texts)
+
+
+def _read_context(path: str | None) -> str | None:
+    if not path:
+        return None
+    file = Path(path)
+    if not file.is_file():
+        raise CLIError(f"business context file not found: {path}")
+    text, _ = decode_bytes(file.read_bytes(), source=str(path))
+    return text.strip() or None
+
+
+def _cache_path(args: argparse.Namespace, out: OutputFolder) -> str | None:
+    if args.no_cache:
+        return None
+    return args.cache or out.cache_path()
+
+
+def _redact(value: str) -> Any:
+    return {"auto": "auto", "yes": True, "no": False}[value]
+
+
+def _report_options(args: argparse.Namespace) -> dict:
+    return {"price_per_million": tuple(args.price)} if getattr(args, "price", None) else {}
+
+
+def _run(args: argparse.Namespace, out: OutputFolder, progress: Progress,
+         work: Callable[[], Any]) -> Any:
+    """Run ``work`` with progress, turning the library's warnings into stderr lines."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", LLMClusterWarning)
+        if not args.debug:
+            warnings.filterwarnings("ignore", module=r"(?!sklearn_llmcluster)")
+        with progress:
+            result = work()
+    for warning in caught:
+        message = str(warning.message)
+        if message == OFFLINE_WARNING:
+            if not args.quiet:
+                print("note: no LLM provider is configured, so the offline engine (TF-IDF "
+                      "keywords) named the clusters; pass --provider (e.g. "
+                      "ollama:qwen3:30b) for LLM-named clusters.", file=sys.stderr)
+        elif issubclass(warning.category, LLMClusterWarning) or args.debug:
+            print(f"warning: {' '.join(message.split())}", file=sys.stderr)
+    return result
+
+
+def _cluster_file(args: argparse.Namespace, out: OutputFolder, requests: Requests,
+                  *, lang: str | None = None) -> int:
+    """``fit`` and ``demo``: a fresh model on ``requests``; every result file."""
+    context = _read_context(args.business_context)
+    out.prepare()
+    progress = Progress(enabled=not args.quiet)
+    try:
+        params: dict[str, Any] = dict(
+            provider=args.provider, business_context=context, random_state=args.seed,
+            redact_pii=_redact(args.redact_pii), cache=_cache_path(args, out),
+            llm_log=CallLog(out.staged_log(), progress), max_llm_calls=args.max_llm_calls)
+        if args.batch_size:
+            params["batch_size"] = args.batch_size
+        if args.jobs:
+            params["n_jobs"] = args.jobs
+        model = LLMClusterer(**params)
+        _say(args, f"Clustering {len(requests.texts)} requests ...")
+        _run(args, out, progress, lambda: model.fit(requests.texts))
+        assignments = assignments_frame(requests.ids, requests.texts, model.labels_,
+                                        model.clusters_)
+        files = out.write_results(model, assignments, report_options=_report_options(args))
+    except BaseException:
+        out.abandon()
+        raise
+    for line in summary_lines(assignments, model=model, out=out.path, files=files,
+                              calls=progress.calls - progress.cache_hits,
+                              cache_hits=progress.cache_hits,
+                              provider=_describe_provider(model)):
+        _say(args, line)
+    if requests.labels is not None and not args.quiet:
+        from sklearn.metrics import adjusted_rand_score
+
+        score = adjusted_rand_score(requests.labels.astype(str), model.labels_)
+        _say(args, f"Agreement with the demo's reference labels ({lang}): "
+                   f"adjusted Rand index {score:.2f} (1 = identical, 0 = chance).")
+    return EXIT_OK
+
+
+def cmd_fit(args: argparse.Namespace) -> int:
+    """``llmcluster fit``."""
+    requests = _read_requests(args, args.batch_id or new_batch_id())
+    return _cluster_file(args, OutputFolder(args.out), requests)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """``llmcluster demo``: the bundled requests through the same path as ``fit``."""
+    from ..datasets import load_demo
+
+    frame = load_demo(args.lang)
+    requests = Requests(ids=column_as_ids(frame["request_id"].tolist()),
+                        texts=column_as_texts(frame["text"].tolist()),
+                        labels=frame["label"] if "label" in frame.columns else None)
+    return _cluster_file(args, OutputFolder(args.out), requests, lang=args.lang)
+
+
+def _load_model(path: str) -> LLMClusterer:
+    file = Path(path)
+    if not file.is_file():
+        raise CLIError(f"model file not found: {path}")
+    import joblib
+
+    try:
+        model = joblib.load(file)
+    except Exception as exc:
+        raise CLIError(f"{path} is not a model saved by llmcluster "
+                       f"({type(exc).__name__}: {exc})") from None
+    if not isinstance(model, LLMClusterer) or not hasattr(model, "registry_"):
+        raise CLIError(f"{path} holds a {type(model).__name__}, not a fitted LLMClusterer")
+    return model
+
+
+def _with_existing_model(args: argparse.Namespace, *, update: bool) -> int:
+    """``predict`` and ``update``: a saved model on new requests."""
+    model = _load_model(args.model)
+    requests = _read_requests(args, args.batch_id or new_batch_id())
+    out = OutputFolder(args.out)
+    out.prepare()
+    progress = Progress(enabled=not args.quiet)
+    try:
+        attach_run_resources(model, _cache_path(args, out), CallLog(out.staged_log(), progress))
+        params: dict[str, Any] = {}
+        if args.batch_size:
+            params["batch_size"] = args.batch_size
+        if args.jobs:
+            params["n_jobs"] = args.jobs
+        if args.max_llm_calls:
+            params["max_llm_calls"] = args.max_llm_calls
+        model.set_params(**params)
+        _say(args, f"{'Updating the model with' if update else 'Labelling'} "
+                   f"{len(requests.texts)} requests ...")
+        if update:
+            _run(args, out, progress, lambda: model.partial_fit(requests.texts))
+            labels, new_ids = model.labels_, list(model.new_cluster_ids_)
+        else:
+            labels = _run(args, out, progress, lambda: model.predict(requests.texts))
+            new_ids = []
+        assignments = assignments_frame(requests.ids, requests.texts, np.asarray(labels),
+                                        model.clusters_, new_cluster_ids=new_ids)
+        files = out.write_results(model, assignments, full=update,
+                                  report_options=_report_options(args) if update else None)
+    except BaseException:
+        out.abandon()
+        raise
+    for line in summary_lines(assignments, model=model, out=out.path, files=files,
+                              verb="Updated the model with" if update else "Labelled",
+                              new_ids=new_ids, calls=progress.calls - progress.cache_hits,
+                              cache_hits=progress.cache_hits, provider=_describe_provider(model)):
+        _say(args, line)
+    if update and not new_ids:
+        _say(args, "No new clusters: every request fits an existing cluster or none.")
+    return EXIT_OK
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    """``llmcluster predict``."""
+    return _with_existing_model(args, update=False)
+
+
+def cmd_update(args: argparse.Namespace) -> int:
+    """``llmcluster update``."""
+    return _with_existing_model(args, update=True)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """``llmcluster report``: rebuild ``report.html`` from ``model.joblib``."""
+    model = _load_model(args.model)
+    target = Path(args.out) if args.out else Path(args.model).with_name("report.html")
+    if target.is_dir():
+        target = target / "report.html"
+    if not target.parent.is_dir():
+        raise CLIError(f"cannot write {target}: folder {target.parent} does not exist")
+    try:
+        write_report(model, target, title=args.title, **_report_options(args))
+    except OSError as exc:
+        raise CLIError(f"cannot write {target}: {exc.strerror or exc}") from None
+    _say(args, f"Wrote {target} ({model.n_clusters_} clusters).")
+    return EXIT_OK
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "fit": cmd_fit,
+    "predict": cmd_predict,
+    "update": cmd_update,
+    "report": cmd_report,
+    "demo": cmd_demo,
+}

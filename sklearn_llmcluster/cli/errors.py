@@ -1,0 +1,29 @@
+"""How the CLI fails: one line on stderr and an exit code, a traceback only with ``--debug``."""
+
+from __future__ import annotations
+
+from ..exceptions import LLMClusterError
+
+__all__ = ["CLIError", "EXIT_OK", "EXIT_FAILURE", "EXIT_USAGE", "EXIT_INTERRUPTED", "one_line"]
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+#: argparse's own code for a command line it cannot parse.
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+class CLIError(Exception):
+    """A failure the user can fix; its message is printed as is."""
+
+
+def one_line(exc: BaseException) -> str:
+    """The message printed for ``exc``: one line, saying what went wrong."""
+    if isinstance(exc, (CLIError, LLMClusterError)):
+        text = str(exc)
+    elif isinstance(exc, OSError) and exc.strerror:
+        where = f": {exc.filename}" if exc.filename else ""
+        text = f"{exc.strerror}{where}"
+    else:
+        text = f"{type(exc).__name__}: {exc} (rerun with --debug to see the traceback)"
+    return " ".join(text.split())

@@ -1,0 +1,206 @@
+"""The ``llmcluster`` command line: subcommands, options and their help."""
+
+from __future__ import annotations
+
+import argparse
+
+from .._version import __version__
+
+__all__ = ["build_parser"]
+
+_DESCRIPTION = """\
+Turn customer requests into named clusters with an LLM (or the offline
+engine when none is configured). Start with `llmcluster demo`.
+"""
+
+_FILES = """\
+files written to --out: assignments.csv (request_id, text, cluster_id,
+cluster_name, status), clusters.json, model.joblib, report.html and
+llm_log.jsonl (one JSON line per LLM call), all UTF-8. A failed run writes
+none of them; only the response cache (cache.sqlite) stays, so that a rerun
+resumes without repeating LLM calls.
+
+exit codes: 0 success, 1 failure (a one-line message; --debug shows the
+traceback), 2 command-line usage error.
+"""
+
+
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
+    return number
+
+
+def _non_negative_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {number}")
+    return number
+
+
+def _jobs(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
+    if number == 0 or number < -1:
+        raise argparse.ArgumentTypeError(f"must be a positive number or -1 (all cores), got {number}")
+    return number
+
+
+def _price(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a price in dollars, got {value!r}") from None
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"a price cannot be negative, got {number}")
+    return number
+
+
+def _delimiter(value: str) -> str:
+    value = {"tab": "\t", "\\t": "\t"}.get(value, value)
+    if len(value) != 1:
+        raise argparse.ArgumentTypeError(f"expected one character (or 'tab'), got {value!r}")
+    return value
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("output and diagnostics")
+    group.add_argument("--quiet", "-q", action="store_true",
+                       help="print nothing but warnings and errors")
+    group.add_argument("--debug", action="store_true",
+                       help="show the full traceback when something fails")
+
+
+def _input(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("input")
+    group.add_argument("--input", "-i", required=True, metavar="FILE",
+                       help="requests: .csv (delimiter sniffed), .tsv, .jsonl, .json, "
+                            ".parquet (pyarrow) or .xlsx (openpyxl)")
+    group.add_argument("--text-column", default="text", metavar="NAME",
+                       help="column with the request texts (default: %(default)s)")
+    group.add_argument("--id-column", metavar="NAME",
+                       help="column with request ids; without it ids are req-<batch-id>-<row>")
+    group.add_argument("--limit", type=_positive_int, metavar="N", help="only N rows")
+    group.add_argument("--start-from", type=_non_negative_int, default=0, metavar="ROW",
+                       help="first row to use, 0-based (default: 0)")
+    group.add_argument("--batch-id", metavar="ID",
+                       help="name of this batch, used in generated ids "
+                            "(default: batch-<UTC time>-<random>)")
+    group.add_argument("--encoding", metavar="CODEC",
+                       help="encoding of a text file (default: detected: BOM, UTF-8, cp1251)")
+    group.add_argument("--delimiter", type=_delimiter, metavar="CHAR",
+                       help="CSV field delimiter, e.g. ';' or tab (default: sniffed)")
+    group.add_argument("--sheet", metavar="NAME",
+                       help="Excel sheet name or 0-based number (default: the first)")
+
+
+def _llm(parser: argparse.ArgumentParser, *, provider: bool) -> None:
+    group = parser.add_argument_group("LLM work")
+    if provider:
+        group.add_argument("--provider", metavar="SPEC",
+                           help="LLM to use: 'ollama:qwen3:30b', 'openai:gpt-4o-mini', "
+                                "'anthropic:claude-haiku-4-5', 'offline' ... (default: from "
+                                "DEFAULT_LLM_PROVIDER / .env, else a local Ollama, else offline)")
+        group.add_argument("--business-context", metavar="FILE",
+                           help="UTF-8 text file describing the business; goes into every prompt")
+        group.add_argument("--seed", type=int, default=0,
+                           help="random seed for reproducible runs (default: %(default)s)")
+        group.add_argument("--redact-pii", choices=("auto", "yes", "no"), default="auto",
+                           help="replace e-mails, phones, cards ... before texts are sent "
+                                "(auto: for remote providers only; default: %(default)s)")
+    group.add_argument("--batch-size", type=_positive_int, metavar="N",
+                       help="requests per LLM judge call (default: 30, or the model's)")
+    group.add_argument("--jobs", type=_jobs, metavar="N",
+                       help="parallel LLM calls (default: 4, or the model's; -1: all cores)")
+    group.add_argument("--max-llm-calls", type=_positive_int, metavar="N",
+                       help="stop calling the LLM after N calls; the rest stays unassigned")
+    cache = group.add_mutually_exclusive_group()
+    cache.add_argument("--cache", metavar="FILE",
+                       help="SQLite response cache, so a rerun resumes (default: OUT/cache.sqlite)")
+    cache.add_argument("--no-cache", action="store_true", help="do not cache LLM responses")
+
+
+def _price_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--price", nargs=2, type=_price, metavar=("IN", "OUT"),
+                        help="dollars per million prompt and completion tokens, "
+                             "for the report's cost line")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``llmcluster`` argument parser with its five subcommands.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+    """
+    parser = argparse.ArgumentParser(
+        prog="llmcluster", description=_DESCRIPTION, epilog=_FILES,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def command(name: str, help_text: str, description: str) -> argparse.ArgumentParser:
+        return commands.add_parser(name, help=help_text, description=description, epilog=_FILES,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+
+    fit = command("fit", "find clusters in a file of requests",
+                  "Find clusters in a file of requests and label every request.")
+    _input(fit)
+    _llm(fit, provider=True)
+    fit.add_argument("--out", "-o", required=True, metavar="FOLDER", help="output folder")
+    _price_option(fit)
+    _common(fit)
+
+    predict = command("predict", "label new requests with an existing model's clusters",
+                      "Label new requests with the clusters of a saved model; no cluster is "
+                      "created and the model is not changed. Writes assignments.csv and "
+                      "llm_log.jsonl.")
+    predict.add_argument("--model", "-m", required=True, metavar="FILE",
+                         help="model.joblib written by fit or update")
+    _input(predict)
+    _llm(predict, provider=False)
+    predict.add_argument("--out", "-o", required=True, metavar="FOLDER", help="output folder")
+    _common(predict)
+
+    update = command("update", "add new requests to a model; new clusters may appear",
+                     "Label new requests with a saved model's clusters and propose clusters "
+                     "for what none covers (partial_fit). The new clusters are listed and "
+                     "marked in the report; the updated model goes to --out.")
+    update.add_argument("--model", "-m", required=True, metavar="FILE",
+                        help="model.joblib written by fit or update")
+    _input(update)
+    _llm(update, provider=False)
+    update.add_argument("--out", "-o", required=True, metavar="FOLDER", help="output folder")
+    _price_option(update)
+    _common(update)
+
+    report = command("report", "rebuild report.html from a saved model",
+                     "Rebuild the HTML report of a saved model.")
+    report.add_argument("--model", "-m", required=True, metavar="FILE",
+                        help="model.joblib written by fit or update")
+    report.add_argument("--out", "-o", metavar="FILE",
+                        help="HTML file to write (default: report.html next to the model)")
+    report.add_argument("--title", default="Request clusters", help="page title")
+    _price_option(report)
+    _common(report)
+
+    demo = command("demo", "run the whole job on bundled demo requests",
+                   "Cluster the bundled demo requests and write every result file. Uses the "
+                   "offline engine (no LLM needed) unless a provider is configured.")
+    demo.add_argument("--lang", choices=("ru", "en", "all"), default="ru",
+                      help="language of the demo requests (default: %(default)s)")
+    demo.add_argument("--out", "-o", default="llmcluster-demo", metavar="FOLDER",
+                      help="output folder (default: ./%(default)s)")
+    _llm(demo, provider=True)
+    _price_option(demo)
+    _common(demo)
+    return parser
