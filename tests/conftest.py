@@ -43,6 +43,8 @@ def scripted() -> ScriptedProvider:
 def _no_llm_environment(monkeypatch):
     """Tests never pick up a developer's LLM configuration or .env file."""
     for name in list(os.environ):
-        if name.startswith(("OLLAMA_", "OPENAI_", "OPENROUTER_", "ANTHROPIC_", "TRITON_")) \
-                or name in ("DEFAULT_LLM_PROVIDER", "DEFAULT_TEMPERATURE"):
+        if name.startswith(("OLLAMA_", "OPENAI_", "OPENROUTER_", "ANTHROPIC_", "TRITON_",
+                            "LLM_", "LLAMACPP_", "DEFAULT_")):
             monkeypatch.delenv(name, raising=False)
+    # A developer's running Ollama must not answer the default provider probe.
+    monkeypatch.setenv("OLLAMA_API_URL", "http://127.0.0.1:9")
