@@ -17,7 +17,9 @@ from .exceptions import ResponseParseError
 __all__ = ["parse_json_response"]
 
 # Reasoning models (qwen3, deepseek-r1 ...) emit their chain of thought first.
-_THINK = re.compile(r"<(think|thinking|reasoning)>.*?</\1>", re.DOTALL | re.IGNORECASE)
+_THINK_TAGS = ("think", "thinking", "reasoning")
+_THINK_OPEN = re.compile(r"<(think|thinking|reasoning)>", re.IGNORECASE)
+_THINK_CLOSE = {tag: re.compile(f"</{tag}>", re.IGNORECASE) for tag in _THINK_TAGS}
 _UNCLOSED_THINK = re.compile(r"^\s*<(think|thinking|reasoning)>.*", re.DOTALL | re.IGNORECASE)
 _FENCE = re.compile(r"```[a-zA-Z0-9_-]*\s*\n?(.*?)```", re.DOTALL)
 _DECODER = json.JSONDecoder()
@@ -25,8 +27,35 @@ _DECODER = json.JSONDecoder()
 _MAX_CANDIDATES = 50
 
 
+def _strip_reasoning(text: str) -> str:
+    """Remove every closed ``<think>...</think>`` (or thinking/reasoning) block.
+
+    A scan rather than one lazy regex: ``<think>.*?</think>`` backtracks from
+    every opening tag to the end of the text, so an answer that repeats
+    ``<think>`` thousands of times took minutes. Here a tag name found to have
+    no closing tag is never searched for again, which keeps the scan linear.
+    """
+    parts: list[str] = []
+    pos = 0
+    unclosed: set[str] = set()
+    for match in _THINK_OPEN.finditer(text):
+        if match.start() < pos:
+            continue  # inside a block already removed
+        tag = match.group(1).lower()
+        if tag in unclosed:
+            continue
+        close = _THINK_CLOSE[tag].search(text, match.end())
+        if close is None:
+            unclosed.add(tag)
+            continue
+        parts.append(text[pos:match.start()])
+        pos = close.end()
+    parts.append(text[pos:])
+    return "".join(parts)
+
+
 def _candidates(text: str) -> list[str]:
-    stripped = _THINK.sub("", text)
+    stripped = _strip_reasoning(text)
     if _UNCLOSED_THINK.match(stripped):
         # An unclosed reasoning block: the JSON, if any, follows the last '>'.
         stripped = stripped[stripped.rfind(">") + 1:]
