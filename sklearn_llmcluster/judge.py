@@ -38,6 +38,7 @@ class LLMJudge:
         if not clusters:
             return [None] * len(texts)
         prompts = self.prompts or PromptBuilder()
+        texts, clusters = self.client.redact_inputs(texts, clusters)
         ids = [c.id for c in clusters]
         known = set(ids)
         n = len(texts)

@@ -7,6 +7,7 @@ cached, counted and logged the same way.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import threading
@@ -16,8 +17,9 @@ from typing import Any, Callable, Iterator, TypeVar
 
 from .exceptions import BudgetExceededError, ProviderError, ResponseParseError
 from .providers.base import provider_identity
-from .records import LLMUsage
+from .records import Cluster, LLMUsage
 from .response_parsing import parse_json_response
+from .text_normalization import clean_for_prompt
 
 __all__ = ["LLMClient", "collect_usage", "current_usage", "estimate_tokens"]
 
@@ -165,6 +167,46 @@ class LLMClient:
                 self._log(step, messages, cached, 0, 0, 0.0, 0, True, None)
                 return cached
         self.budget.reserve()
+    def redact_text(self, text: str) -> str:
+        """``text`` as it may leave the machine: redacted when redaction is on."""
+        return self.redact(text) if self.redact is not None else text
+
+    def redact_inputs(
+        self, texts: list[str], clusters: list[Cluster]
+    ) -> tuple[list[str], list[Cluster]]:
+        """Texts and cluster descriptions with personal data replaced, for a prompt.
+
+        Prompts cut long texts and examples; a cut through a phone or card
+        number leaves a fragment the redactor no longer recognises, so the
+        judge and proposer redact here, before the prompt is built (the whole
+        message is redacted again before it is sent). Control characters are
+        cleaned first so the redactor sees the digits the model would see.
+        The clusters returned are copies: the originals keep the local text.
+
+        Parameters
+        ----------
+        texts : list of str
+        clusters : list of Cluster
+
+        Returns
+        -------
+        texts, clusters
+            Unchanged (as new lists) when redaction is off.
+        """
+        if self.redact is None:
+            return list(texts), list(clusters)
+        redact = self.redact
+        texts = [redact(clean_for_prompt(t)) for t in texts]
+        clusters = [
+            dataclasses.replace(
+                c, name=redact(c.name), summary=redact(c.summary or ""),
+                criteria=redact(c.criteria or ""),
+                examples=[redact(clean_for_prompt(e)) for e in c.examples],
+            )
+            for c in clusters
+        ]
+        return texts, clusters
+
         start = time.perf_counter()
         try:
             answer = self.provider.complete(
@@ -252,15 +294,12 @@ class LLMClient:
                 conversation = [
                     *messages,
                     {"role": "assistant", "content": answer[:2000]},
-                    {"role": "user", "content": self._redact_text(
+                    {"role": "user", "content": self.redact_text(
                         f"That answer was not valid: {exc}. Answer again with JSON only, "
                         "following the schema, for every request.")},
                 ]
         assert last_error is not None
         raise last_error
-
-    def _redact_text(self, text: str) -> str:
-        return self.redact(text) if self.redact is not None else text
 
     def _log(self, step, messages, response, prompt_tokens, completion_tokens, latency,
              retries, cached, error) -> None:

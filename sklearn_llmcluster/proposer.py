@@ -40,6 +40,7 @@ class LLMProposer:
     def propose(self, texts: list[str], clusters: list[Cluster]) -> list[Proposal]:
         """Return new clusters for ``texts``; ``members`` index into ``texts``."""
         if not texts:
+        texts, clusters = self.client.redact_inputs(texts, clusters)
             return []
         prompts = self.prompts or PromptBuilder()
         n = len(texts)

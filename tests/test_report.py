@@ -62,6 +62,12 @@ def test_table_lists_every_cluster_largest_first_with_share_and_examples(model):
     assert f"coverage ({(model.labels_ >= 0).sum()} of {len(model.labels_)} requests)" in page
 
 
+def test_long_examples_are_cut_in_the_table(model):
+    model.registry_.clusters[0].examples = ["a" * 1000]
+    page = build_report(model)
+    assert "a" * 299 + "…" in page and "a" * 300 not in page
+
+
 def test_dollar_signs_in_names_do_not_start_mathtext(model):
     model.registry_.clusters[0].name = "fee of $5 and $6"
     assert "fee of $5 and $6" in build_report(model)

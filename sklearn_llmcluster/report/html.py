@@ -24,8 +24,16 @@ from .plot import _marked_new_ids, clusters_of, draw_cluster_bars
 __all__ = ["build_report", "write_report", "chart_svg"]
 
 
+#: Longer examples are cut in the table (the full texts are in assignments.csv).
+MAX_EXAMPLE_CHARS = 300
+
+
 def _esc(value: Any) -> str:
     return html.escape("" if value is None else str(value), quote=True)
+
+
+def _clip(text: str, limit: int = MAX_EXAMPLE_CHARS) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 @dataclass
@@ -212,7 +220,7 @@ def _table(clusters: Sequence[Cluster], new_ids: Sequence[str]) -> str:
             badges += '<span class="badge new">new</span>'
         if c.status == "tentative":
             badges += '<span class="badge tentative">tentative</span>'
-        examples = "".join(f"<li>{_esc(e)}</li>" for e in c.examples)
+        examples = "".join(f"<li>{_esc(_clip(e))}</li>" for e in c.examples)
         criteria = f'<div class="criteria">Criteria: {_esc(c.criteria)}</div>' if c.criteria else ""
         rows.append(
             f'<tr class="cluster-row{" new" if c.id in new else ""}" data-cluster-id="{_esc(c.id)}">'

@@ -73,6 +73,7 @@ def draw_cluster_bars(ax: Any, clusters: Sequence[Cluster], *, top: int = 20,
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.spines[["top", "right"]].set_visible(False)
     ax.margins(x=0.12)
+    ax.set_ylim(-0.6, max(len(shown), 1) - 0.4)  # no empty band above and below the bars
     if title:
         hidden = len(clusters) - len(shown)
         ax.set_title(f"Cluster sizes (top {len(shown)} of {len(clusters)})" if hidden > 0
