@@ -8,12 +8,10 @@ from .exceptions import ResponseParseError
 from .llm_client import LLMClient, current_usage
 from .prompts import PromptBuilder
 from .records import Cluster, Proposal
-from .text_normalization import clean_for_prompt, name_key
+from .text_normalization import MAX_NAME_CHARS, clean_for_prompt, name_key
 
 __all__ = ["LLMProposer"]
 
-#: Longer names are cut: a name is a label in a table, not a paragraph.
-MAX_NAME_CHARS = 80
 MAX_DESCRIPTION_CHARS = 600
 
 
@@ -40,9 +38,9 @@ class LLMProposer:
     def propose(self, texts: list[str], clusters: list[Cluster]) -> list[Proposal]:
         """Return new clusters for ``texts``; ``members`` index into ``texts``."""
         if not texts:
-        texts, clusters = self.client.redact_inputs(texts, clusters)
             return []
         prompts = self.prompts or PromptBuilder()
+        texts, clusters = self.client.redact_inputs(texts, clusters)
         n = len(texts)
 
         def validate(answer: Any, final: bool) -> list[Proposal]:
@@ -51,14 +49,22 @@ class LLMProposer:
                 raise ResponseParseError('the answer has no "clusters" list')
             proposals, problems = [], []
             names: set[str] = set()
+            placed: set[int] = set()
+            conflicted: set[int] = set()
             for item in items:
                 if not isinstance(item, dict):
                     problems.append("a cluster is not an object")
                     continue
-                name = clean_for_prompt(str(item.get("name") or ""), MAX_NAME_CHARS)
+                full_name = clean_for_prompt(str(item.get("name") or ""))
+                name = clean_for_prompt(full_name, MAX_NAME_CHARS)
                 if not name_key(name):
                     problems.append("a cluster has an empty name")
                     continue
+                if len(full_name) > 2 * MAX_NAME_CHARS:
+                    # Cut to size below, but a paragraph for a name means
+                    # the model lost the format; worth a retry.
+                    problems.append(f"the name {name!r} is {len(full_name)} characters long; "
+                                    "a name has 2-6 words")
                 if name_key(name) in names:
                     problems.append(f"the name {name!r} is used twice")
                     continue
@@ -69,8 +75,12 @@ class LLMProposer:
                     for m in raw_members:
                         if isinstance(m, bool) or not isinstance(m, int) or not 0 <= m < n:
                             problems.append(f"member {str(m)[:20]!r} is out of range 0..{n - 1}")
-                        elif m not in members:
+                        elif m in placed:
+                            if m not in members:
+                                conflicted.add(m)
+                        else:
                             members.append(m)
+                            placed.add(m)
                 proposals.append(Proposal(
                     name=name,
                     summary=clean_for_prompt(str(item.get("summary") or ""), MAX_DESCRIPTION_CHARS),
@@ -78,14 +88,22 @@ class LLMProposer:
                                               MAX_DESCRIPTION_CHARS),
                     members=members,
                 ))
-            if problems and not final and not proposals:
+            if conflicted:
+                # The first cluster keeps such a request (as the engine does
+                # for custom proposers), but the answer is worth a retry.
+                problems.append(f"{len(conflicted)} requests are in two clusters "
+                                f"(e.g. request {min(conflicted)})")
+            # Any flaw is worth a retry: a dropped proposal or member leaves
+            # its texts unassigned (and the engine does not show them to the
+            # proposer again), and out-of-range numbers suggest the model
+            # miscounted the others too. The last attempt keeps what is usable.
+            if problems and not final:
                 raise ResponseParseError("; ".join(problems[:5]))
             if problems:
-                # Usable proposals survive a few bad items; retrying would
-                # throw the good ones away too.
                 usage = current_usage()
                 if usage is not None:
-                    usage.note(f"proposal answer partly invalid: {problems[0]}")
+                    usage.add(partial_answers=1)
+                    usage.note(f"proposal answer partly invalid after retries: {problems[0]}")
             return proposals
 
         return self.client.request(

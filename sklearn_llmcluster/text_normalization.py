@@ -5,7 +5,11 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["dedup_key", "name_key", "is_blank", "clean_for_prompt", "truncate"]
+__all__ = ["dedup_key", "name_key", "is_blank", "clean_for_prompt", "truncate",
+           "MAX_NAME_CHARS"]
+
+#: Longer cluster names are cut: a name is a label in a table, not a paragraph.
+MAX_NAME_CHARS = 80
 
 _WS = re.compile(r"\s+")
 # Control characters (other than whitespace) and lone surrogates confuse
