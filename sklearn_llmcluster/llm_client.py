@@ -155,18 +155,6 @@ class LLMClient:
             return messages
         return [{**m, "content": self.redact(m.get("content", ""))} for m in messages]
 
-    def complete(self, step: str, messages: list[dict], schema: dict | None, attempt: int = 0) -> str:
-        """One call to the provider (or the cache), counted and logged."""
-        usage = current_usage()
-        key = self._cache_key(messages, schema, attempt) if self.cache is not None else None
-        if key is not None:
-            cached = self.cache.get(key)
-            if cached is not None:
-                if usage is not None:
-                    usage.add(cache_hits=1)
-                self._log(step, messages, cached, 0, 0, 0.0, 0, True, None)
-                return cached
-        self.budget.reserve()
     def redact_text(self, text: str) -> str:
         """``text`` as it may leave the machine: redacted when redaction is on."""
         return self.redact(text) if self.redact is not None else text
@@ -207,6 +195,18 @@ class LLMClient:
         ]
         return texts, clusters
 
+    def complete(self, step: str, messages: list[dict], schema: dict | None, attempt: int = 0) -> str:
+        """One call to the provider (or the cache), counted and logged."""
+        usage = current_usage()
+        key = self._cache_key(messages, schema, attempt) if self.cache is not None else None
+        if key is not None:
+            cached = self.cache.get(key)
+            if cached is not None:
+                if usage is not None:
+                    usage.add(cache_hits=1)
+                self._log(step, messages, cached, 0, 0, 0.0, 0, True, None)
+                return cached
+        self.budget.reserve()
         start = time.perf_counter()
         try:
             answer = self.provider.complete(
@@ -214,9 +214,14 @@ class LLMClient:
                 max_tokens=self.max_completion_tokens, json_schema=schema,
             )
         except Exception as exc:
-            self._log(step, messages, None, 0, 0, time.perf_counter() - start, 0, False, exc)
+            # A provider error may say how many transport retries it made
+            # before giving up; they were spent, so they are counted.
+            retries = getattr(exc, "retries", 0)
+            retries = retries if isinstance(retries, int) and retries > 0 else 0
+            self._log(step, messages, None, 0, 0, time.perf_counter() - start, retries, False,
+                      exc)
             if usage is not None:
-                usage.add(calls=1)
+                usage.add(calls=1, retries=retries)
             raise
         latency = time.perf_counter() - start
         if not isinstance(answer, str):
