@@ -21,6 +21,7 @@ from .exceptions import BudgetExceededError, ProviderError, ProviderUnavailableE
 from .llm_client import collect_usage, is_fatal
 from .records import Cluster, LLMUsage, Proposal
 from .registry import ClusterRegistry
+from .text_normalization import MAX_NAME_CHARS, clean_for_prompt
 
 __all__ = ["ClusteringEngine", "EngineSettings"]
 
@@ -47,6 +48,8 @@ class _CircuitBreaker:
     def __init__(self, threshold: int) -> None:
         self.threshold = threshold
         self.consecutive = 0
+        self.successes = 0
+        self.failures = 0
         self.last_error: BaseException | None = None
         self.budget_error: BudgetExceededError | None = None
         self._lock = threading.Lock()
@@ -54,24 +57,39 @@ class _CircuitBreaker:
     def success(self) -> None:
         with self._lock:
             self.consecutive = 0
+            self.successes += 1
 
     def failure(self, exc: BaseException) -> None:
         with self._lock:
             self.consecutive += 1
+            self.failures += 1
             self.last_error = exc
+
+    def _stop(self, what: str) -> ProviderUnavailableError:
+        exc = self.last_error
+        return ProviderUnavailableError(
+            f"stopping: {what}, the last with {type(exc).__name__}: {exc}",
+            provider=getattr(exc, "provider", None), model=getattr(exc, "model", None),
+            url=getattr(exc, "url", None),
+        )
 
     def check(self) -> None:
         """Raise when the run must stop; called before each call."""
         if self.budget_error is not None:
             raise self.budget_error
         if self.consecutive >= self.threshold:
-            exc = self.last_error
-            raise ProviderUnavailableError(
-                f"stopping: the last {self.consecutive} LLM calls all failed, "
-                f"the last with {type(exc).__name__}: {exc}",
-                provider=getattr(exc, "provider", None), model=getattr(exc, "model", None),
-                url=getattr(exc, "url", None),
-            ) from exc
+            raise self._stop(f"the last {self.consecutive} LLM calls all failed") \
+                from self.last_error
+
+    def check_something_worked(self) -> None:
+        """Raise when calls failed and none succeeded.
+
+        A run too small to reach the threshold would otherwise end with every
+        text at -1 and a warning, which hides an outage, a wrong model or an
+        answer format the model cannot produce.
+        """
+        if self.failures and not self.successes and self.budget_error is None:
+            raise self._stop(f"all {self.failures} LLM calls failed") from self.last_error
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
@@ -109,7 +127,7 @@ def _judge_batch(breaker: _CircuitBreaker, judge, texts: list[str],
     result, usage = _guarded_call(breaker, judge.judge, texts, clusters)
     if result is None:
         return None, usage
-    if not isinstance(result, (list, tuple)) or len(result) != len(texts):
+    if not isinstance(result, (list, tuple, np.ndarray)) or len(result) != len(texts):
         got = len(result) if hasattr(result, "__len__") else type(result).__name__
         usage.add(failed_calls=1)
         usage.note(f"judge returned {got} answers for {len(texts)} texts; batch left unassigned")
@@ -117,7 +135,8 @@ def _judge_batch(breaker: _CircuitBreaker, judge, texts: list[str],
     known = {c.id for c in clusters}
     answers = []
     for cid in result:
-        if cid is not None and cid not in known:
+        # isinstance first: an unhashable answer (a dict, a list) must not raise here.
+        if cid is not None and not (isinstance(cid, str) and cid in known):
             usage.note(f"judge returned unknown cluster id {str(cid)[:40]!r}; text left unassigned")
             cid = None
         answers.append(cid)
@@ -196,6 +215,7 @@ class ClusteringEngine:
             batches = failed
             if not batches or self.budget_exhausted:
                 break
+        self.breaker.check_something_worked()
         return result
 
     # -- proposing ---------------------------------------------------------
@@ -211,18 +231,28 @@ class ClusteringEngine:
             proposals = list(proposals)[:cap]
         checked, taken = [], set()
         for p in proposals:
-            if not isinstance(p, Proposal) or not str(p.name).strip():
+            # Custom proposers get the same limits as the LLM one: a name is a
+            # one-line label (it goes into every judge prompt), members a list.
+            name = clean_for_prompt(str(p.name), MAX_NAME_CHARS) \
+                if isinstance(p, Proposal) and p.name is not None else ""
+            if not name:
                 usage.note("a proposal without a usable name was ignored")
                 continue
+            raw_members = p.members
+            if not isinstance(raw_members, (list, tuple, np.ndarray)):
+                if raw_members is not None:
+                    usage.note(f"proposal {name[:40]!r} has members that are not a list; "
+                               "ignored")
+                raw_members = []
             members = []
-            for m in p.members or []:
+            for m in raw_members:
                 if isinstance(m, (int, np.integer)) and not isinstance(m, bool) \
                         and 0 <= m < n_sample and m not in taken:
                     members.append(int(m))
                     taken.add(int(m))
                 elif isinstance(m, (int, np.integer)) and m in taken:
                     usage.note("a text was proposed for two clusters; the first one kept it")
-            checked.append(Proposal(name=str(p.name), summary=str(p.summary or ""),
+            checked.append(Proposal(name=name, summary=str(p.summary or ""),
                                     criteria=str(p.criteria or ""), members=members))
         return checked
 
@@ -353,6 +383,7 @@ class ClusteringEngine:
             self._catch_up(texts, ids, range(n), checked, usage)
             if not new:
                 break
+        self.breaker.check_something_worked()
         used = {cid for cid in ids if cid is not None}
         self.registry.discard([c.id for c in created if c.id not in used])
         return ids, [c.id for c in created if c.id in used]
