@@ -9,6 +9,7 @@ its own texts unassigned.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from dataclasses import dataclass
 from typing import Callable, Sequence
@@ -91,6 +92,15 @@ class _CircuitBreaker:
         if self.failures and not self.successes and self.budget_error is None:
             raise self._stop(f"all {self.failures} LLM calls failed") from self.last_error
 
+    def absorb(self, copy: "_CircuitBreaker", ok: bool) -> None:
+        """Learn what one call did through a copy of this breaker in another process."""
+        if copy.budget_error is not None:
+            self.budget_error = self.budget_error or copy.budget_error
+        elif ok:
+            self.success()
+        elif copy.last_error is not None:
+            self.failure(copy.last_error)
+
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
         del state["_lock"]
@@ -104,6 +114,10 @@ class _CircuitBreaker:
 def _guarded_call(breaker: _CircuitBreaker, func: Callable, *args):
     """Run one judge/proposer call; return (result or None, usage)."""
     with collect_usage() as usage:
+        if breaker.budget_error is not None:
+            # Spent already (another thread or an earlier pass): a clean stop,
+            # not an error, so the caller keeps what is labelled.
+            return None, usage
         breaker.check()
         try:
             result = func(*args)
@@ -144,6 +158,18 @@ def _judge_batch(breaker: _CircuitBreaker, judge, texts: list[str],
     return answers, usage
 
 
+def _judge_task(breaker: _CircuitBreaker, judge, texts: list[str], clusters: list[Cluster],
+                parent: int):
+    """What a joblib worker runs: one judge batch, plus news for another process's parent.
+
+    In the parent's threads the breaker (and the LLM client's budget) are the
+    parent's own objects. A process-based backend (Dask, loky) works on
+    copies, so the copy of the breaker goes back and the parent replays it.
+    """
+    answers, usage = _judge_batch(breaker, judge, texts, clusters)
+    return answers, usage, (None if os.getpid() == parent else breaker)
+
+
 class ClusteringEngine:
     """Runs judge passes and proposal rounds against a registry.
 
@@ -159,17 +185,23 @@ class ClusteringEngine:
         the judge.
     report : callable, optional
         Receives one-line progress messages.
+    budget : object, optional
+        The LLM client's call/token budget (``charge``, ``calls_left``). Judge
+        calls made in other processes are charged to it when their batches
+        come back, and with a call cap a pass is sent in waves of at most the
+        calls left, so caps hold on process-based joblib backends too.
     """
 
     def __init__(self, proposer, judge, registry: ClusterRegistry, settings: EngineSettings,
                  *, pre_assign: Callable | None = None,
-                 report: Callable[[str], None] | None = None) -> None:
+                 report: Callable[[str], None] | None = None, budget=None) -> None:
         self.proposer = proposer
         self.judge = judge
         self.registry = registry
         self.settings = settings
         self.pre_assign = pre_assign
         self.report = report or logger.info
+        self.budget = budget
         self.breaker = _CircuitBreaker(settings.max_consecutive_failures)
 
     @property
@@ -199,24 +231,40 @@ class ClusteringEngine:
         for attempt in range(2):
             if attempt:
                 usage.add(retries=len(batches))
-            outputs = Parallel(n_jobs=self.settings.n_jobs, prefer="threads")(
-                delayed(_judge_batch)(self.breaker, self.judge, [texts[i] for i in batch],
-                                      clusters)
-                for batch in batches
-            )
             failed = []
-            for batch, (answers, batch_usage) in zip(batches, outputs):
-                usage.merge(batch_usage)
-                if answers is None:
-                    failed.append(batch)
-                    continue
-                for i, cid in zip(batch, answers):
-                    result[i] = cid
+            for wave in self._waves(batches):
+                outputs = Parallel(n_jobs=self.settings.n_jobs, prefer="threads")(
+                    delayed(_judge_task)(self.breaker, self.judge, [texts[i] for i in batch],
+                                         clusters, os.getpid())
+                    for batch in wave
+                )
+                for batch, (answers, batch_usage, remote) in zip(wave, outputs):
+                    usage.merge(batch_usage)
+                    if remote is not None:
+                        self.breaker.absorb(remote, answers is not None)
+                        if self.budget is not None:
+                            self.budget.charge(batch_usage.calls, batch_usage.total_tokens)
+                    if answers is None:
+                        failed.append(batch)
+                        continue
+                    for i, cid in zip(batch, answers):
+                        result[i] = cid
+                if self.budget_exhausted:
+                    break  # later waves stay unassigned
             batches = failed
             if not batches or self.budget_exhausted:
                 break
         self.breaker.check_something_worked()
         return result
+
+    def _waves(self, batches: list[list[int]]):
+        """``batches`` in waves of at most the calls the budget has left (one without a cap)."""
+        start = 0
+        while start < len(batches):
+            left = self.budget.calls_left() if self.budget is not None else None
+            size = len(batches) if left is None else max(left, 1)
+            yield batches[start:start + size]
+            start += size
 
     # -- proposing ---------------------------------------------------------
     def _checked_proposals(self, proposals, n_sample: int, usage: LLMUsage) -> list[Proposal]:
@@ -261,22 +309,21 @@ class ClusteringEngine:
         """Judge unassigned ``rows`` against the clusters each has not been judged against.
 
         ``checked[i]`` is how many clusters (in registry order) text ``i`` has
-        been judged against; clusters only grow during a call, so texts with
-        the same value go together against ``clusters[checked:]``.
+        been judged against. All such rows go in one pass against
+        ``clusters[min(checked):]``: a prompt's cost is mostly its cluster
+        list, so one pass of full batches is cheaper in calls and tokens than
+        a small batch per starting point (and keeps a pass at
+        ``ceil(rows / batch_size)`` calls).
         """
         n_clusters = len(self.registry)
-        groups: dict[int, list[int]] = {}
-        for i in rows:
-            if ids[i] is None and checked[i] < n_clusters:
-                groups.setdefault(int(checked[i]), []).append(i)
-        for start, members in sorted(groups.items()):
-            if self.budget_exhausted:
-                return
-            answers = self.assign([texts[i] for i in members],
-                                  self.registry.clusters[start:], usage)
-            for i, cid in zip(members, answers):
-                ids[i] = cid
-            checked[members] = n_clusters
+        members = [i for i in rows if ids[i] is None and checked[i] < n_clusters]
+        if not members or self.budget_exhausted:
+            return
+        start = int(min(checked[i] for i in members))
+        answers = self.assign([texts[i] for i in members], self.registry.clusters[start:], usage)
+        for i, cid in zip(members, answers):
+            ids[i] = cid
+        checked[members] = n_clusters
 
     def _explore(self, texts: Sequence[str], ids: list[str | None], checked: np.ndarray,
                  exhausted: np.ndarray, rng, usage: LLMUsage, rounds: list[int]) -> list[Cluster]:
@@ -299,11 +346,20 @@ class ClusteringEngine:
             self._catch_up(texts, ids, sample, checked, usage)
             uncovered = [i for i in sample if ids[i] is None]
             if not uncovered:
-                continue
+                # The clusters cover a whole random sample: few texts are left
+                # for new ones, and the sweep reaches them for the price of one
+                # pass instead of a judged sample per round.
+                break
             raw, call_usage = _guarded_call(
                 self.breaker, self.proposer.propose, [texts[i] for i in uncovered],
                 list(self.registry.clusters))
             usage.merge(call_usage)
+            if raw is None and call_usage.failed_calls and not self.budget_exhausted:
+                # The call failed (timeout, overload): no verdict on these
+                # texts, so another sample is drawn; max_rounds and the
+                # circuit breaker bound a proposer that keeps failing.
+                self.report(f"round {rounds[0]}: the proposal call failed; trying another sample")
+                continue
             proposals = self._checked_proposals(raw if raw is not None else [], len(uncovered),
                                                 usage)
             new_here = 0

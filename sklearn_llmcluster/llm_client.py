@@ -78,6 +78,18 @@ class _Budget:
         with self._lock:
             self.tokens += tokens
 
+    def charge(self, calls: int, tokens: int) -> None:
+        """Count calls made by a copy of this budget in another process."""
+        with self._lock:
+            self.calls += calls
+            self.tokens += tokens
+
+    def calls_left(self) -> int | None:
+        """Calls still allowed, ``None`` without a call cap."""
+        if self.max_calls is None:
+            return None
+        return max(self.max_calls - self.calls, 0)
+
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
         del state["_lock"]
