@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import math
+import re
+import warnings
 from typing import Any
 
 import numpy as np
 
+from .exceptions import LLMClusterWarning
+
 __all__ = ["validate_texts", "is_chunk_stream"]
+
+# Lone surrogates (from bytes decoded with errors="surrogateescape", or broken
+# JSON) are not Unicode text: no UTF-8 file, prompt or report can hold them.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 _HOW_TO_SELECT = (
     "pass one text column, e.g. df['text'], or in a Pipeline use "
@@ -27,10 +35,12 @@ def _describe(value: Any) -> str:
             return repr(value)
     except ImportError:  # pragma: no cover - pandas is a dependency
         pass
-    return f"a {type(value).__name__} ({value!r:.40})"
+    kind = type(value).__name__
+    article = "an" if kind[:1].lower() in "aeiou" else "a"
+    return f"{article} {kind} ({value!r:.40})"
 
 
-def _bad_element(index: int, value: Any) -> TypeError:
+def _bad_element(index: int, value: Any, label: Any = None) -> TypeError:
     what = _describe(value)
     if isinstance(value, (bytes, bytearray)):
         hint = "decode it first, e.g. value.decode('utf-8')"
@@ -38,7 +48,12 @@ def _bad_element(index: int, value: Any) -> TypeError:
         hint = "fill missing texts first, e.g. X.fillna('') (empty texts get label -1)"
     else:
         hint = "convert it first, e.g. X.astype(str)"
-    return TypeError(f"X[{index}] is {what}; every element of X must be a str: {hint}")
+    # A Series or DataFrame row is easier to find by its index label.
+    if hasattr(label, "item"):
+        label = label.item()  # np.int64(20) -> 20 in the message
+    where = f"X[{index}]" if label is None or label == index else \
+        f"X[{index}] (index label {label!r})"
+    return TypeError(f"{where} is {what}; every element of X must be a str: {hint}")
 
 
 def validate_texts(X: Any) -> list[str]:
@@ -53,6 +68,8 @@ def validate_texts(X: Any) -> list[str]:
     Returns
     -------
     list of str
+        Lone surrogate characters are replaced by U+FFFD, with a warning
+        naming the first row that had one.
 
     Raises
     ------
@@ -75,6 +92,9 @@ def validate_texts(X: Any) -> list[str]:
     except ImportError:  # pragma: no cover
         pd = None
 
+    labels = None
+    if pd is not None and isinstance(X, (pd.DataFrame, pd.Series)):
+        labels = X.index
     if pd is not None and isinstance(X, pd.DataFrame):
         if X.shape[1] != 1:
             cols = ", ".join(map(str, list(X.columns)[:10]))
@@ -109,9 +129,20 @@ def validate_texts(X: Any) -> list[str]:
         raise ValueError("X is empty; pass at least one text")
     for i, value in enumerate(values):
         if not isinstance(value, str):
-            raise _bad_element(i, value)
+            raise _bad_element(i, value, None if labels is None else labels[i])
     # numpy.str_ is a str subclass; plain str keeps pickles and JSON simple.
-    return [v if type(v) is str else str(v) for v in values]
+    texts = [v if type(v) is str else str(v) for v in values]
+    if _SURROGATE.search("".join(texts)):
+        bad = [i for i, t in enumerate(texts) if _SURROGATE.search(t)]
+        warnings.warn(
+            f"{len(bad)} texts contain lone surrogate characters, which are not valid "
+            f"Unicode (first: X[{bad[0]}]); they were replaced by U+FFFD. Decode the "
+            "source with errors='replace' to avoid this.",
+            LLMClusterWarning, stacklevel=3,
+        )
+        for i in bad:
+            texts[i] = _SURROGATE.sub("\ufffd", texts[i])
+    return texts
 
 
 def is_chunk_stream(X: Any) -> bool:
