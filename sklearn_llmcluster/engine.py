@@ -354,12 +354,6 @@ class ClusteringEngine:
                 self.breaker, self.proposer.propose, [texts[i] for i in uncovered],
                 list(self.registry.clusters))
             usage.merge(call_usage)
-            if raw is None and call_usage.failed_calls and not self.budget_exhausted:
-                # The call failed (timeout, overload): no verdict on these
-                # texts, so another sample is drawn; max_rounds and the
-                # circuit breaker bound a proposer that keeps failing.
-                self.report(f"round {rounds[0]}: the proposal call failed; trying another sample")
-                continue
             proposals = self._checked_proposals(raw if raw is not None else [], len(uncovered),
                                                 usage)
             new_here = 0
