@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import sys
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin
@@ -25,6 +25,9 @@ from .providers import is_remote_provider, resolve_provider
 from .records import Cluster, LLMUsage
 from .registry import ClusterRegistry, load_registry, save_clusters
 from .text_normalization import dedup_key, is_blank
+
+if TYPE_CHECKING:
+    from .budget import CostEstimate
 
 __all__ = ["LLMClusterer"]
 
@@ -117,10 +120,25 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
     llm_log : str or path-like, optional
         Append one JSON line per LLM call (redacted prompts, tokens, latency).
     max_llm_calls : int, optional
-        Stop calling the LLM after this many calls per ``fit``/``partial_fit``;
-        what is labelled stays, the rest is -1, and a warning gives the numbers.
+        Stop calling the LLM after this many calls per ``fit``/``partial_fit``/
+        ``predict`` call (per chunk for a stream); what is labelled stays, the
+        rest is -1, and a warning gives the numbers.
     max_tokens : int, optional
-        Same, for prompt + completion tokens.
+        Same, for prompt + completion tokens. Checked before each call, so the
+        calls in flight when it is reached (at most ``n_jobs``) may pass it.
+    fast_path : {False, True, "tfidf", "embeddings"}, default=False
+        Distil the LLM's labels into a linear classifier that assigns the
+        texts it is confident about; only the others go to the LLM judge.
+        Trained at the end of the first ``fit``/``partial_fit`` call and
+        retrained as later calls add LLM labels; used by later
+        ``partial_fit`` calls (chunks 2, 3 ... of a stream) and by
+        ``predict``. ``True``/``"tfidf"`` uses TF-IDF features (no network);
+        ``"embeddings"`` the provider's ``embed`` method. See
+        :class:`~sklearn_llmcluster.fast_path.FastPathClassifier`.
+    fast_path_threshold : float, default=0.98
+        Agreement with the LLM's labels (measured on held-out LLM-labelled
+        texts) that the texts the fast path takes must reach; higher sends
+        more texts to the LLM.
 
     Attributes
     ----------
@@ -133,7 +151,9 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
     coverage_ : float
         Share of the last call's texts with a label other than -1.
     llm_usage_ : LLMUsage
-        Calls, tokens, retries, failed calls and cache hits of the last call.
+        Calls, tokens, retries, failed calls and cache hits of the last call;
+        ``texts_judged_by_llm`` and ``texts_judged_by_fast_path`` show how
+        the judging was shared.
     new_cluster_ids_ : list of str
         Ids of the clusters created by the last call.
     provider_ : object or str or None
@@ -143,6 +163,8 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         The proposer and judge used.
     registry_ : ClusterRegistry
         The clusters with their ids, sizes and status.
+    fast_path_ : FastPathClassifier or None
+        The fast-path classifier (``None`` unless ``fast_path`` is set).
 
     Examples
     --------
@@ -179,6 +201,8 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         llm_log: Any = None,
         max_llm_calls: int | None = None,
         max_tokens: int | None = None,
+        fast_path: Any = False,
+        fast_path_threshold: float = 0.98,
     ) -> None:
         self.provider = provider
         self.proposer = proposer
@@ -202,6 +226,8 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         self.llm_log = llm_log
         self.max_llm_calls = max_llm_calls
         self.max_tokens = max_tokens
+        self.fast_path = fast_path
+        self.fast_path_threshold = fast_path_threshold
 
     # -- scikit-learn plumbing ---------------------------------------------
     def __sklearn_tags__(self):
@@ -234,6 +260,14 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
                 raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
         if self.redact_pii not in ("auto", True, False):
             raise ValueError(f"redact_pii must be 'auto', True or False, got {self.redact_pii!r}")
+        if not any(self.fast_path is v for v in (False, True)) \
+                and self.fast_path not in ("tfidf", "embeddings"):
+            raise ValueError("fast_path must be False, True, 'tfidf' or 'embeddings', "
+                             f"got {self.fast_path!r}")
+        threshold = self.fast_path_threshold
+        if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.number)) \
+                or not 0 < threshold <= 1:
+            raise ValueError(f"fast_path_threshold must be in (0, 1], got {threshold!r}")
 
     def _build_client(self, provider: Any) -> LLMClient:
         redact = None
@@ -246,6 +280,11 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
             from .cache import ResponseCache
 
             cache = ResponseCache(cache)
+        if cache is not None and self.random_state is None:
+            warnings.warn(
+                "cache is set but random_state is None: a rerun shows the proposer other "
+                "samples, so those calls miss the cache. Set random_state (e.g. 0) to make "
+                "reruns and resumed runs replay every answer.", LLMClusterWarning, stacklevel=4)
         log = self.llm_log
         if isinstance(log, (str, os.PathLike)):
             from .llm_log import JsonlCallLog
@@ -290,24 +329,59 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         self.proposer_ = proposer
         self.judge_ = judge
         self.registry_ = ClusterRegistry(min_cluster_size=self.min_cluster_size)
+        self.fast_path_ = self._new_fast_path()
 
-    def _engine(self) -> ClusteringEngine:
+    def _new_fast_path(self):
+        if self.fast_path is False:
+            return None
+        from .fast_path import FastPathClassifier
+
+        embed = None
+        if self.fast_path == "embeddings":
+            embed = getattr(self.provider_, "embed", None)
+            if embed is None:
+                raise ValueError(
+                    "fast_path='embeddings' needs a provider with an embed(texts) method "
+                    f"(Ollama, OpenAI ...); {self.provider_!r} has none. Use fast_path=True "
+                    "for TF-IDF features.")
+        seed = self.random_state if isinstance(self.random_state, (int, np.integer)) else None
+        return FastPathClassifier(self.fast_path_threshold, embed=embed, random_state=seed)
+
+    def _engine(self, fast_taken: set[str] | None = None) -> ClusteringEngine:
+        """An engine for one call, with a fresh budget and the fast path if trained.
+
+        Texts the fast path assigns are added to ``fast_taken`` (when given),
+        so that they are not used to train it.
+        """
         settings = EngineSettings(
             batch_size=self.batch_size, max_new_clusters=self.max_new_clusters,
             proposal_size=self.proposal_size, max_rounds=self.max_rounds,
             n_jobs=self.n_jobs, random_state=self.random_state,
         )
+        budget = None
         if self.client_ is not None:
             self.client_.reset_budget(self.max_llm_calls, self.max_tokens)
-        return ClusteringEngine(self.proposer_, self.judge_, self.registry_, settings,
-                                report=self._report)
+            budget = self.client_.budget
+        fast = getattr(self, "fast_path_", None)
+
+        def fast_path(texts, clusters):
+            ids = fast(texts, clusters)
+            if fast_taken is not None:
+                fast_taken.update(t for t, cid in zip(texts, ids) if cid is not None)
+            return ids
+
+        return ClusteringEngine(
+            self.proposer_, self.judge_, self.registry_, settings,
+            pre_assign=fast_path if fast is not None and fast.is_trained else None,
+            report=self._report, budget=budget)
 
     # -- the work --------------------------------------------------------------
     def _cluster(self, texts: list[str], *, propose: bool) -> tuple[np.ndarray, LLMUsage, list]:
         """Label ``texts`` against the registry, proposing new clusters if asked."""
         unique, inverse = _deduplicate(texts)
         usage = LLMUsage()
-        engine = self._engine()
+        fast_taken: set[str] = set()
+        engine = self._engine(fast_taken)
         ids: list[str | None] = [None] * len(unique)
         if unique and len(self.registry_):
             ids = engine.assign(unique, self.registry_.clusters, usage)
@@ -316,6 +390,11 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
             ids, created = engine.discover(unique, ids, usage)
         labels = self._labels_for(ids, inverse)
         self._warn_about(usage, labels, engine)
+        if self.fast_path_ is not None:
+            # Learn from the LLM's labels only, never from the fast path's own.
+            learnt = [(t, cid) for t, cid in zip(unique, ids) if t not in fast_taken]
+            self.fast_path_.add([t for t, _ in learnt], [cid for _, cid in learnt])
+            self.fast_path_.refresh(self._report)
         return labels, usage, created
 
     def _labels_for(self, ids: list[str | None], inverse: np.ndarray) -> np.ndarray:
@@ -364,14 +443,18 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         self.new_cluster_ids_ = created
 
     def _stream(self, chunks, *, first: bool) -> "LLMClusterer":
-        all_labels, total, created = [], LLMUsage(), []
+        # Only the labels of past chunks are kept (8 bytes a row), never
+        # their texts, so memory does not grow with the stream's texts.
+        all_labels, total, created, rows = [], LLMUsage(), [], 0
         for number, chunk in enumerate(chunks):
             labels = self._partial(chunk, first=first and number == 0)
             total.merge(self.llm_usage_)
             created.extend(self.new_cluster_ids_)
             all_labels.append(labels)
-            self._report(f"chunk {number + 1}: {len(labels)} texts, "
-                         f"{self.n_clusters_} clusters, coverage {self.coverage_:.1%}")
+            rows += len(labels)
+            self._report(f"chunk {number + 1}: {len(labels):,} texts ({rows:,} so far), "
+                         f"{self.n_clusters_} clusters, coverage {self.coverage_:.1%}, "
+                         f"{total.calls:,} LLM calls and {total.total_tokens:,} tokens so far")
         if not all_labels:
             raise ValueError("X is an empty stream of chunks; pass at least one chunk of texts")
         labels = np.concatenate(all_labels)
@@ -441,15 +524,71 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         texts = self._texts_from_input(X, reset=False)
         unique, inverse = _deduplicate(texts)
         usage = LLMUsage()
-        engine = ClusteringEngine(
-            self.proposer_, self.judge_, self.registry_,
-            EngineSettings(batch_size=self.batch_size, n_jobs=self.n_jobs,
-                           random_state=self.random_state),
-            report=self._report)
+        engine = self._engine()
         ids = engine.assign(unique, self.registry_.clusters, usage) if unique else []
         labels = self._labels_for(ids, inverse)
         self._warn_about(usage, labels, engine)
         return labels
+
+    def estimate_cost(self, X: Any, *, n_clusters: int | None = None,
+                      prices: Any = None) -> "CostEstimate":
+        """Expected LLM calls, tokens and cost of ``fit`` on ``X`` (``partial_fit`` once fitted).
+
+        Makes no LLM call and changes nothing. The schedule, prompts and
+        token counting are the library's own; see
+        :func:`~sklearn_llmcluster.budget.estimate_cost` for the assumptions.
+
+        Parameters
+        ----------
+        X : array-like of str
+            The texts (not a stream: pass a list, or a sample and scale up).
+        n_clusters : int, optional
+            Clusters expected at the end. Default: the current ones for a
+            fitted model (nothing new expected), else the square root of the
+            number of unique texts.
+        prices : tuple or mapping, optional
+            Price per million prompt and completion tokens, e.g.
+            ``(0.15, 0.60)`` or ``{"prompt": 0.15, "completion": 0.60}``;
+            default: the provider's ``prices`` attribute if it has one.
+
+        Returns
+        -------
+        CostEstimate
+            ``calls``, ``judge_calls``, ``propose_calls``, ``prompt_tokens``,
+            ``completion_tokens``, ``cost`` (``None`` without prices) and the
+            ``assumptions`` made.
+
+        Examples
+        --------
+        >>> model = LLMClusterer(batch_size=30)
+        >>> estimate = model.estimate_cost(["card blocked", "login fails"] * 50,
+        ...                                prices=(0.15, 0.60))
+        >>> estimate.n_unique, estimate.judge_calls >= 1
+        (2, True)
+        """
+        from .budget import estimate_cost
+
+        if is_chunk_stream(X):
+            raise TypeError("estimate_cost needs the texts, not a stream of chunks; pass a "
+                            "list (or a sample, and scale the estimate up)")
+        self._check_params()
+        texts = self._texts_from_input(X, reset=False)
+        fitted = hasattr(self, "registry_")
+        provider = getattr(self, "provider_", self.provider)
+        if prices is None:
+            prices = getattr(provider, "prices", None)
+        fast = getattr(self, "fast_path_", None) if fitted else None
+        prompts = self.prompts or PromptBuilder(
+            business_context=self.business_context, language=self.language,
+            max_text_chars=self.max_text_chars,
+        )
+        return estimate_cost(
+            texts, clusters=self.registry_.clusters if fitted else (), n_clusters=n_clusters,
+            batch_size=self.batch_size, proposal_size=self.proposal_size,
+            max_new_clusters=self.max_new_clusters, prompts=prompts, prices=prices,
+            fast_path_share=fast.estimated_coverage_ if fast is not None and fast.is_trained
+            else 0.0,
+        )
 
     # -- persistence -------------------------------------------------------------
     def save_clusters(self, path: str | os.PathLike) -> None:
