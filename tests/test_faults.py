@@ -8,11 +8,14 @@ provider's error instead.
 
 from __future__ import annotations
 
+import json
 import time
 import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from conftest import INTENTS
 from fake_llm_servers import scripted_responder
 from faulty_http_server import FaultyAnthropic, FaultyOpenAI, closed_port_url
@@ -375,3 +378,67 @@ def test_a_bad_key_stops_at_the_first_request(server):
     with pytest.raises(AuthenticationError, match="OPENAI_API_KEY"):
         make(provider).fit(SMALL)
     assert len(server.generation_requests()) == 1
+
+
+# -- fuzzing the answer validation ---------------------------------------------------
+
+class Fixed:
+    """A provider that answers ``text`` whatever it is asked."""
+
+    name, model = "fixed", "f"
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def complete(self, messages, **kw):
+        return self.text
+
+
+_ids = st.sampled_from(["c1", "c2", "none", "c3", "", None, 0, 1.5, True, [], {}])
+_small = st.one_of(st.integers(-3, 6), st.booleans(), st.none(), st.text(max_size=4),
+                   st.floats(allow_nan=True), st.lists(st.integers(0, 3), max_size=3))
+_assignment = st.one_of(st.fixed_dictionaries({"i": _small, "cluster_id": _ids}),
+                        st.dictionaries(st.text(max_size=5), _small, max_size=3), _small)
+_cluster = st.one_of(
+    st.fixed_dictionaries({"name": st.one_of(st.text(max_size=300), _small),
+                           "summary": st.one_of(st.text(max_size=20), _small),
+                           "criteria": st.one_of(st.text(max_size=20), _small),
+                           "members": st.one_of(st.lists(_small, max_size=8), _small)}),
+    _small)
+_answers = st.one_of(
+    st.fixed_dictionaries({"assignments": st.one_of(st.lists(_assignment, max_size=8), _small)}),
+    st.fixed_dictionaries({"clusters": st.one_of(st.lists(_cluster, max_size=6), _small)}),
+    st.dictionaries(st.text(max_size=8), _small, max_size=3),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_answers, st.sampled_from(["", "```json\n", "<think>{}</think>", "Sure: "]))
+def test_any_schema_shaped_nonsense_gives_valid_labels_or_the_documented_error(answer, prefix):
+    from sklearn_llmcluster.exceptions import ResponseParseError
+    from sklearn_llmcluster.judge import LLMJudge
+    from sklearn_llmcluster.llm_client import LLMClient, collect_usage
+    from sklearn_llmcluster.proposer import LLMProposer
+    from sklearn_llmcluster.records import Cluster
+
+    client = LLMClient(Fixed(prefix + json.dumps(answer)), max_retries=1)
+    texts = ["a", "b", "c", "d"]
+    clusters = [Cluster(id="c1", name="one"), Cluster(id="c2", name="two")]
+    with collect_usage():
+        try:
+            labels = LLMJudge(client).judge(texts, clusters)
+        except ResponseParseError:
+            pass
+        else:
+            assert len(labels) == len(texts)
+            assert all(label in (None, "c1", "c2") for label in labels)
+        try:
+            proposals = LLMProposer(client, max_new_clusters=6).propose(texts, clusters)
+        except ResponseParseError:
+            pass
+        else:
+            names = [p.name for p in proposals]
+            assert len(set(names)) == len(names) and all(0 < len(n) <= 80 for n in names)
+            members = [m for p in proposals for m in p.members]
+            assert all(isinstance(m, int) and 0 <= m < len(texts) for m in members)
+            assert len(set(members)) == len(members)  # one cluster per text
