@@ -344,6 +344,30 @@ def test_report_name_taken_by_a_folder_fails_before_any_work(capsys, tmp_path, r
     assert len(llm.generation_requests()) == calls
 
 
+def test_library_warnings_become_one_stderr_line_each(capsys, tmp_path, spec, requests_csv, llm):
+    nonsense = {"id": "x", "object": "chat.completion", "model": "m", "choices": [
+        {"index": 0, "message": {"role": "assistant", "content": "no JSON here"},
+         "finish_reason": "stop"}], "usage": {"prompt_tokens": 1, "completion_tokens": 1}}
+    llm.push(200, nonsense, times=3)  # the first call and both its retries
+    code, _, err = run_main(capsys, "fit", "-i", requests_csv, "--provider", spec, "-o",
+                            tmp_path / "o", "--no-cache", "-q")
+    assert code == 0
+    warning = [line for line in err.splitlines() if line.startswith("warning: ")]
+    assert len(warning) == 1 and "1 LLM calls failed" in warning[0]
+    assert not (tmp_path / "o" / "cache.sqlite").exists()  # --no-cache
+
+
+def test_interrupted_run_writes_nothing(capsys, tmp_path, requests_csv, monkeypatch):
+    def interrupt(self, X, y=None):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(LLMClusterer, "fit", interrupt)
+    code, _, err = run_main(capsys, "fit", "-i", requests_csv, "--provider", "offline",
+                            "-o", tmp_path / "o")
+    assert code == 130 and "interrupted; no result files were written" in err
+    assert not (tmp_path / "o").exists()
+
+
 def test_no_subcommand_prints_help_and_exits_2(capsys):
     code, _, err = run_main(capsys)
     assert code == 2 and "usage: llmcluster" in err

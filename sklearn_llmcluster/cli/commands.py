@@ -92,9 +92,9 @@ def _run(args: argparse.Namespace, out: OutputFolder, progress: Progress,
          work: Callable[[], Any]) -> Any:
     """Run ``work`` with progress, turning the library's warnings into stderr lines."""
     with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always" if args.debug else "ignore")
+        # Inserted last, so it wins: the library's own warnings always show.
         warnings.simplefilter("always", LLMClusterWarning)
-        if not args.debug:
-            warnings.filterwarnings("ignore", module=r"(?!sklearn_llmcluster)")
         with progress:
             result = work()
     for warning in caught:
