@@ -1,6 +1,7 @@
 """sklearn_llmcluster: turn piles of customer requests into named clusters with LLMs."""
 
 from ._version import __version__
+from .compat import ClusteringPipeline, ClusteringResult, PartialResult
 from .estimator import LLMClusterer
 from .exceptions import *  # noqa: F401,F403
 from .exceptions import __all__ as _exception_names
@@ -11,6 +12,7 @@ from .proposer import LLMProposer
 from .protocols import Judge, LLMProvider, Proposer
 from .records import Cluster, LLMUsage, Proposal
 from .registry import ClusterRegistry, load_clusters, save_clusters
+from .report import plot_clusters
 
 __all__ = [
     "__version__",
@@ -28,5 +30,9 @@ __all__ = [
     "ClusterRegistry",
     "save_clusters",
     "load_clusters",
+    "plot_clusters",
+    "ClusteringPipeline",
+    "ClusteringResult",
+    "PartialResult",
     *_exception_names,
 ]
