@@ -354,6 +354,17 @@ class ClusteringEngine:
                 self.breaker, self.proposer.propose, [texts[i] for i in uncovered],
                 list(self.registry.clusters))
             usage.merge(call_usage)
+            if raw is None and call_usage.failed_calls and not self.budget_exhausted:
+                # The call failed (timeout, overload): no verdict on these
+                # texts, so another sample is drawn; max_rounds and the
+                # circuit breaker bound a proposer that keeps failing.
+                # A text in two failed calls may be what they choke on (a
+                # content filter, a reply the model cannot format): it is not
+                # shown again, so one such text cannot stall the whole run.
+                self._failed_proposals[uncovered] += 1
+                exhausted[self._failed_proposals >= 2] = True
+                self.report(f"round {rounds[0]}: the proposal call failed; trying another sample")
+                continue
             proposals = self._checked_proposals(raw if raw is not None else [], len(uncovered),
                                                 usage)
             new_here = 0
@@ -425,6 +436,7 @@ class ClusteringEngine:
         if checked is None:
             checked = np.full(n, len(self.registry), dtype=np.intp)
         exhausted = np.zeros(n, dtype=bool)
+        self._failed_proposals = np.zeros(n, dtype=np.intp)
         created: list[Cluster] = []
         rounds = [0]
         while not self.budget_exhausted:
