@@ -115,9 +115,11 @@ def test_retries_server_errors_then_succeeds(server):
 def test_gives_up_after_max_retries(server):
     server.push(429, {"error": {"message": "slow down", "type": "requests",
                                 "code": "rate_limit_exceeded"}}, times=5)
-    with pytest.raises(RateLimitError):
+    with pytest.raises(RateLimitError) as info:
         openai(server, max_retries=2).complete(CHAT)
     assert len(server.generation_requests()) == 3
+    # The engine adds these to llm_usage_.retries even though the call failed.
+    assert info.value.retries == 2
 
 
 def test_retry_after_seconds_is_waited(server):

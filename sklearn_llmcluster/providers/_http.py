@@ -465,6 +465,8 @@ class HTTPProvider:
                 err = self._rename_model(err, model)
             if should_retry is None:
                 should_retry = err.retryable
+            # The engine counts the retries of a call that failed for good too.
+            err.retries = attempt
             if not should_retry or attempt >= max_retries:
                 raise err
             delay = self._retry_delay(attempt, err.retry_after)
