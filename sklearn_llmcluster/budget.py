@@ -308,8 +308,9 @@ def estimate_cost(
         # Rounds that create clusters, then one whose sample the clusters cover.
         creating = max(1, math.ceil(new / max_new_clusters))
         all_clusters = clusters + _typical_clusters(new)
-        sample = min(proposal_size, max(int(unassigned), 1))
+        left = unassigned
         for r in range(creating + 1):
+            sample = min(float(proposal_size), left)
             shown = all_clusters[: k0 + min(new, r * max_new_clusters)]
             if r or k0:
                 add_pass(sample, shown)
@@ -318,10 +319,12 @@ def estimate_cost(
                 propose_calls += 1
                 prompt_tokens += p
                 completion_tokens += c
-        resolved = creating * sample * _RESOLVED_SHARE + sample
-        add_pass(max(unassigned - resolved, 0.0), all_clusters)
-        assumptions.append(
-            f"{creating} proposal rounds of {sample} texts, then one sweep over the rest")
+                left -= sample * _RESOLVED_SHARE
+            else:
+                left -= sample
+        add_pass(max(left, 0.0), all_clusters)
+        assumptions.append(f"{creating} proposal rounds of up to {proposal_size} texts, "
+                           "then one sweep over the rest")
     assumptions.append("every call answered on the first attempt; 4 characters per token")
     pair = resolve_prices(prices)
     cost = None if pair is None else \
