@@ -1,0 +1,804 @@
+"""Cost, speed and scale benchmarks of LLMClusterer: one command, tables for docs/benchmarks.md.
+
+Run from the repository root::
+
+    python benchmarks/run.py --write docs/benchmarks.md      # everything (~15 min on 2 cores)
+    python benchmarks/run.py --quick                         # a smoke run (~2 min)
+
+Every run happens in a fresh process, so its peak memory is its own. The
+simulated LLM is :class:`sklearn_llmcluster.testing.OracleProvider`: it knows
+the gold labels and answers the library's real prompts (so prompts, parsing,
+cache, budgets and token counts are all exercised), with configurable judge
+error rate, failed-call rate and per-call latency. See benchmarks/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import math
+import multiprocessing
+import os
+import platform
+import re
+import resource
+import sys
+import tempfile
+import threading
+import time
+import warnings
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run from a checkout without installing
+    sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+DATASETS = ("banking77", "clinc150", "demo")
+ENGINES = ("sim", "offline", "provider")
+SCENARIOS = ("quality", "noisy", "baseline", "scale", "fastpath", "stream", "overhead")
+BEGIN = "<!-- benchmarks/run.py: begin -->"
+END = "<!-- benchmarks/run.py: end -->"
+
+
+# -- data ----------------------------------------------------------------------
+
+def data_dir_from(option: str | None) -> Path:
+    """``--data-dir``, else ``SKLEARN_LLMCLUSTER_DATA``, else ``../shared/data``."""
+    path = option or os.environ.get("SKLEARN_LLMCLUSTER_DATA") or ROOT.parent / "shared" / "data"
+    return Path(path)
+
+
+def load_dataset(name: str, data_dir: Path, limit: int | None = None,
+                 split: str | None = None) -> tuple[list[str], list[str]]:
+    """Texts and gold labels: BANKING77 test split, CLINC150 in-scope, the demo data, or mixed.
+
+    ``mixed`` is ``limit`` (default 50,000) unique texts generated from both
+    data sets (see :func:`generated_chunks`).
+    """
+    if name == "banking77":
+        df = pd.read_csv(data_dir / "banking77.csv")
+        df = df[df["split"] == (split or "test")]
+    elif name == "clinc150":
+        df = pd.read_csv(data_dir / "clinc150.csv")
+        df = df[df["label"] != "oos"]
+        if split:
+            df = df[df["split"] == split]
+    elif name == "demo":
+        from sklearn_llmcluster.datasets import load_demo
+
+        df = load_demo("all")
+    elif name == "mixed":
+        # Unique generated texts over BANKING77 and CLINC150 (227 intents): scale runs.
+        pairs = base_pairs(data_dir)
+        n = limit or 50_000
+        texts = next(generated_chunks(pairs, n, n))
+        return texts, [pairs[i % len(pairs)][1] for i in range(n)]
+    else:
+        raise ValueError(f"unknown dataset {name!r}; choose from {', '.join(DATASETS)}")
+    if limit and len(df) > limit:
+        df = df.sample(n=limit, random_state=0)
+    return df["text"].astype(str).tolist(), df["label"].astype(str).tolist()
+
+
+def gold_of(texts: list[str], labels: list[str]) -> dict[str, str]:
+    return dict(zip(texts, labels))
+
+
+class SuffixGold:
+    """Gold label of a generated text ``"<base text> #<n>"``: the label of its base text.
+
+    Keeps the gold table at the size of the base data for millions of texts.
+    """
+
+    def __init__(self, base: dict[str, str]) -> None:
+        from sklearn_llmcluster.testing import _GoldLookup
+
+        self.table = {_GoldLookup.key(k): v for k, v in base.items()}
+
+    def __call__(self, text: str) -> str | None:
+        from sklearn_llmcluster.testing import _GoldLookup
+
+        return self.table.get(_GoldLookup.key(text.rsplit(" #", 1)[0]))
+
+
+def base_pairs(data_dir: Path) -> list[tuple[str, str]]:
+    """BANKING77 (all splits) and CLINC150 in-scope: 35,583 texts, 227 intents."""
+    b = pd.read_csv(data_dir / "banking77.csv")
+    c = pd.read_csv(data_dir / "clinc150.csv")
+    c = c[c["label"] != "oos"]
+    return list(zip(b["text"], "banking:" + b["label"])) + \
+        list(zip(c["text"], "clinc:" + c["label"]))
+
+
+def generated_chunks(pairs: list[tuple[str, str]], n: int, chunk: int):
+    """``n`` unique texts made from the base texts, in chunks, built lazily."""
+    for start in range(0, n, chunk):
+        yield [f"{pairs[i % len(pairs)][0]} #{i}" for i in range(start, min(start + chunk, n))]
+
+
+# -- measuring -------------------------------------------------------------------
+
+def scores(gold: list[str], labels: np.ndarray) -> dict[str, float]:
+    from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+
+    try:
+        from sklearn_llmcluster.metrics import hungarian_accuracy
+    except ImportError:  # the metrics module ships separately; same definition
+        hungarian_accuracy = _hungarian_accuracy
+    return {
+        "acc": float(hungarian_accuracy(gold, labels)),
+        "nmi": float(normalized_mutual_info_score(gold, labels)),
+        "ari": float(adjusted_rand_score(gold, labels)),
+    }
+
+
+def _hungarian_accuracy(gold, labels) -> float:
+    """Share of rows whose cluster maps to their gold label (one-to-one); -1 never matches."""
+    from scipy.optimize import linear_sum_assignment
+
+    gold = np.asarray(gold)
+    labels = np.asarray(labels)
+    classes, g = np.unique(gold, return_inverse=True)
+    found = labels >= 0
+    clusters, k = np.unique(labels[found], return_inverse=True)
+    table = np.zeros((len(clusters), len(classes)), dtype=np.int64)
+    np.add.at(table, (k, g[found]), 1)
+    rows, cols = linear_sum_assignment(-table)
+    return float(table[rows, cols].sum() / len(gold))
+
+
+class CountingOracle:
+    """Builds an OracleProvider that also counts judge and proposal calls."""
+
+    @staticmethod
+    def make(gold, **kw):
+        from sklearn_llmcluster.testing import OracleProvider
+
+        class _Counting(OracleProvider):
+            def complete(self, messages, **kwargs):
+                schema = kwargs.get("json_schema") or {}
+                step = "judge" if "assignments" in schema.get("properties", {}) else "propose"
+                with self._lock:
+                    self.by_step[step] = self.by_step.get(step, 0) + 1
+                return super().complete(messages, **kwargs)
+
+        provider = _Counting(gold, **kw)
+        provider.by_step = {}
+        return provider
+
+
+@contextmanager
+def judge_passes():
+    """Record the number of texts of every judge pass (ClusteringEngine.assign)."""
+    from sklearn_llmcluster.engine import ClusteringEngine
+
+    passes: list[int] = []
+    original = ClusteringEngine.assign
+
+    def assign(self, texts, clusters, usage):
+        if len(texts) and len(clusters) and not self.budget_exhausted:
+            passes.append(len(texts))
+        return original(self, texts, clusters, usage)
+
+    ClusteringEngine.assign = assign
+    try:
+        yield passes
+    finally:
+        ClusteringEngine.assign = original
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def usage_row(usage, n_texts: int) -> dict:
+    per_k = 1000 / max(n_texts, 1)
+    return {
+        "calls": usage.calls, "retries": usage.retries, "failed_calls": usage.failed_calls,
+        "prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens,
+        "prompt_per_1k": usage.prompt_tokens * per_k,
+        "completion_per_1k": usage.completion_tokens * per_k,
+        "texts_judged_by_llm": usage.texts_judged_by_llm,
+        "texts_judged_by_fast_path": usage.texts_judged_by_fast_path,
+    }
+
+
+# -- runs (each in its own process) ------------------------------------------------
+
+def run_sim(dataset: str, data_dir: str, limit: int | None, *, error_rate: float = 0.0,
+            fail_rate: float = 0.0, latency: float = 0.2, n_jobs: int = 16,
+            batch_size: int = 30, max_new_clusters: int = 10, judge_pass: bool = True) -> dict:
+    """Fit with the simulated LLM; then one timed judge pass (predict) over the same texts."""
+    from sklearn_llmcluster import LLMClusterer
+
+    texts, gold = load_dataset(dataset, Path(data_dir), limit)
+    provider = CountingOracle.make(gold_of(texts, gold), error_rate=error_rate,
+                                   fail_rate=fail_rate, latency=latency)
+    model = LLMClusterer(provider=provider, random_state=0, n_jobs=n_jobs, batch_size=batch_size,
+                         max_new_clusters=max_new_clusters)
+    estimate = model.estimate_cost(texts, n_clusters=len(set(gold)))
+    with warnings.catch_warnings(record=True) as caught, judge_passes() as passes:
+        warnings.simplefilter("always")
+        start = time.perf_counter()
+        model.fit(texts)
+        wall = time.perf_counter() - start
+    usage = model.llm_usage_
+    pass_calls = [math.ceil(n / batch_size) for n in passes]
+    row = {
+        "dataset": dataset, "engine": "sim", "texts": len(texts),
+        "unique": len({t.strip().casefold() for t in texts}),
+        "error_rate": error_rate, "fail_rate": fail_rate, "latency": latency, "n_jobs": n_jobs,
+        "batch_size": batch_size, "max_new_clusters": max_new_clusters,
+        "clusters": model.n_clusters_, "gold_clusters": len(set(gold)),
+        "coverage": model.coverage_, "rows_aligned": len(model.labels_) == len(texts),
+        **usage_row(usage, len(texts)), "wall_s": wall,
+        "judge_calls": provider.by_step.get("judge", 0),
+        "propose_calls": provider.by_step.get("propose", 0),
+        "judge_passes": len(passes), "judge_call_bound": sum(pass_calls),
+        # No schedule can beat this: the proposal calls run one at a time and
+        # each judge pass needs ceil(its calls / n_jobs) rounds of calls.
+        "critical_path_s": latency * (provider.by_step.get("propose", 0)
+                                      + sum(math.ceil(c / n_jobs) for c in pass_calls)),
+        "estimate": estimate.as_dict(), "warnings": [str(w.message)[:200] for w in caught],
+    }
+    row["efficiency"] = usage.calls * latency / n_jobs / wall if latency else None
+    row["efficiency_bound"] = usage.calls * latency / n_jobs / row["critical_path_s"] \
+        if latency and row["critical_path_s"] else None
+    if judge_pass:
+        start = time.perf_counter()
+        model.predict(texts)
+        pass_wall = time.perf_counter() - start
+        pass_calls = provider.by_step.get("judge", 0) - row["judge_calls"]
+        row.update(pass_calls=pass_calls, pass_wall_s=pass_wall,
+                   pass_efficiency=pass_calls * latency / n_jobs / pass_wall if latency else None,
+                   pass_efficiency_bound=pass_calls / n_jobs / math.ceil(pass_calls / n_jobs)
+                   if pass_calls else None)
+    row["peak_rss_mib"] = peak_rss_mib()  # before scoring: the library's own peak
+    row.update(scores(gold, model.labels_))
+    return row
+
+
+def run_baseline(dataset: str, data_dir: str, limit: int | None, latency: float) -> dict:
+    """One text per judge call, one call at a time: what users would otherwise run.
+
+    Counted with the same engine (so discovery is the same) at batch_size=1,
+    n_jobs=1 and no latency; its wall time is simulated as calls x latency.
+    """
+    from sklearn_llmcluster import LLMClusterer
+
+    texts, gold = load_dataset(dataset, Path(data_dir), limit)
+    provider = CountingOracle.make(gold_of(texts, gold))
+    model = LLMClusterer(provider=provider, random_state=0, n_jobs=1, batch_size=1)
+    start = time.perf_counter()
+    model.fit(texts)
+    wall = time.perf_counter() - start
+    # Tools without de-duplication send every row.
+    extra_rows = len(texts) - model.llm_usage_.texts_judged_by_llm
+    return {"dataset": dataset, "engine": "baseline", "texts": len(texts),
+            **scores(gold, model.labels_), **usage_row(model.llm_usage_, len(texts)),
+            "clusters": model.n_clusters_, "judge_calls": provider.by_step.get("judge", 0),
+            "propose_calls": provider.by_step.get("propose", 0), "cpu_wall_s": wall,
+            "rows_not_judged": extra_rows, "simulated_wall_s": model.llm_usage_.calls * latency,
+            "latency": latency, "peak_rss_mib": peak_rss_mib()}
+
+
+def run_offline(dataset: str, data_dir: str, limit: int | None) -> dict:
+    from sklearn_llmcluster import LLMClusterer
+
+    texts, gold = load_dataset(dataset, Path(data_dir), limit)
+    model = LLMClusterer(provider="offline", random_state=0)
+    start = time.perf_counter()
+    model.fit(texts)
+    wall = time.perf_counter() - start
+    return {"dataset": dataset, "engine": "offline", "texts": len(texts),
+            **scores(gold, model.labels_), "clusters": model.n_clusters_,
+            "gold_clusters": len(set(gold)), "coverage": model.coverage_,
+            **usage_row(model.llm_usage_, len(texts)), "wall_s": wall, "efficiency": None,
+            "peak_rss_mib": peak_rss_mib()}
+
+
+def run_provider(spec: str, dataset: str, data_dir: str, limit: int, n_jobs: int) -> dict:
+    """A real provider on a sample; latency from the call log."""
+    from sklearn_llmcluster import LLMClusterer
+
+    texts, gold = load_dataset(dataset, Path(data_dir), limit)
+    with tempfile.TemporaryDirectory() as tmp:
+        log = Path(tmp) / "calls.jsonl"
+        model = LLMClusterer(provider=spec, random_state=0, n_jobs=n_jobs, llm_log=log)
+        start = time.perf_counter()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            model.fit(texts)
+        wall = time.perf_counter() - start
+        calls = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+    latency = sum(c.get("latency_s", 0) for c in calls)
+    return {"dataset": dataset, "engine": f"provider {spec}", "texts": len(texts),
+            **scores(gold, model.labels_), "clusters": model.n_clusters_,
+            "gold_clusters": len(set(gold)), "coverage": model.coverage_,
+            **usage_row(model.llm_usage_, len(texts)), "wall_s": wall, "n_jobs": n_jobs,
+            "efficiency": latency / n_jobs / wall if wall else None,
+            "warnings": [str(w.message)[:200] for w in caught], "peak_rss_mib": peak_rss_mib()}
+
+
+def run_fastpath(data_dir: str, error_rate: float, train_limit: int | None,
+                 test_limit: int | None) -> dict:
+    """BANKING77: fit on the train split with the LLM, then partial_fit the test split.
+
+    The same protocol with and without the fast path; accuracy is measured on
+    the test split only.
+    """
+    from sklearn_llmcluster import LLMClusterer
+
+    train, _ = load_dataset("banking77", Path(data_dir), train_limit, split="train")
+    test, test_gold = load_dataset("banking77", Path(data_dir), test_limit, split="test")
+    full = pd.read_csv(Path(data_dir) / "banking77.csv")
+    gold = dict(zip(full["text"], full["label"]))
+    row = {"dataset": "banking77", "error_rate": error_rate, "train": len(train),
+           "test": len(test)}
+    for fast in (False, True):
+        provider = CountingOracle.make(gold, error_rate=error_rate)
+        model = LLMClusterer(provider=provider, random_state=0, n_jobs=4, fast_path=fast)
+        start = time.perf_counter()
+        model.fit(train)
+        fit_wall = time.perf_counter() - start
+        start = time.perf_counter()
+        model.partial_fit(test)
+        wall = time.perf_counter() - start
+        usage = model.llm_usage_
+        names = np.array([model.clusters_[k].name if k >= 0 else "" for k in model.labels_])
+        key = "fast" if fast else "llm"
+        row.update({
+            f"{key}_acc": float((names == np.array(test_gold)).mean()),
+            f"{key}_hungarian": scores(test_gold, model.labels_)["acc"],
+            f"{key}_calls": usage.calls, f"{key}_tokens": usage.total_tokens,
+            f"{key}_by_llm": usage.texts_judged_by_llm,
+            f"{key}_by_fast_path": usage.texts_judged_by_fast_path,
+            f"{key}_fit_s": fit_wall, f"{key}_partial_fit_s": wall,
+        })
+        if fast:
+            fp = model.fast_path_
+            row.update(cut=fp.cut_, estimated_coverage=fp.estimated_coverage_,
+                       estimated_precision=fp.estimated_precision_,
+                       llm_consistency=fp.llm_consistency_)
+    row["llm_share"] = row["fast_by_llm"] / len(test)
+    row["loss_points"] = 100 * (row["llm_acc"] - row["fast_acc"])
+    row["peak_rss_mib"] = peak_rss_mib()
+    return row
+
+
+def run_stream(data_dir: str, n_texts: int, chunk: int) -> dict:
+    """``n_texts`` generated texts streamed in chunks through fit, instant simulated LLM."""
+    from sklearn_llmcluster import LLMClusterer
+    from sklearn_llmcluster.testing import OracleProvider
+
+    pairs = base_pairs(Path(data_dir))
+    rss_before = peak_rss_mib()
+    provider = OracleProvider(SuffixGold(dict(pairs)))
+    model = LLMClusterer(provider=provider, random_state=0, n_jobs=4)
+    rss_samples: list[float] = []
+    done = threading.Event()
+
+    def sample_rss():
+        while not done.wait(1.0):
+            rss_samples.append(_current_rss_mib())
+
+    sampler = threading.Thread(target=sample_rss, daemon=True)
+    sampler.start()
+    start = time.perf_counter()
+    model.fit(generated_chunks(pairs, n_texts, chunk))
+    wall = time.perf_counter() - start
+    done.set()
+    peak = peak_rss_mib()  # before scoring, which holds 1M gold strings
+    gold = [pairs[i % len(pairs)][1] for i in range(n_texts)]
+    return {"texts": n_texts, "chunk": chunk, "chunks": math.ceil(n_texts / chunk),
+            "wall_s": wall, "texts_per_s": n_texts / wall, **scores(gold, model.labels_),
+            "clusters": model.n_clusters_, "gold_clusters": len({p[1] for p in pairs}),
+            "coverage": model.coverage_, **usage_row(model.llm_usage_, n_texts),
+            "labels_mib": model.labels_.nbytes / 2**20, "rss_start_mib": rss_before,
+            "rss_first_chunks_mib": rss_samples[2] if len(rss_samples) > 2 else None,
+            "rss_last_mib": rss_samples[-1] if rss_samples else None,
+            "peak_rss_mib": peak}
+
+
+def _current_rss_mib() -> float:
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def run_overhead(data_dir: str, n_texts: int) -> dict:
+    """The library's own time per text: wall time minus the simulated LLM's own time."""
+    from sklearn_llmcluster import LLMClusterer
+    from sklearn_llmcluster.testing import OracleProvider
+
+    pairs = base_pairs(Path(data_dir))
+    spent = [0.0]
+
+    class Timed(OracleProvider):
+        def complete(self, *args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return super().complete(*args, **kwargs)
+            finally:
+                spent[0] += time.perf_counter() - start
+
+    texts = next(generated_chunks(pairs, n_texts, n_texts))
+    model = LLMClusterer(provider=Timed(SuffixGold(dict(pairs))), random_state=0, n_jobs=1)
+    start = time.perf_counter()
+    model.fit(texts)
+    wall = time.perf_counter() - start
+    library = wall - spent[0]
+    return {"texts": n_texts, "wall_s": wall, "simulated_llm_s": spent[0], "library_s": library,
+            "ms_per_text": 1000 * library / n_texts,
+            "ms_per_call": 1000 * library / max(model.llm_usage_.calls, 1),
+            "calls": model.llm_usage_.calls, "clusters": model.n_clusters_,
+            "peak_rss_mib": peak_rss_mib()}
+
+
+def isolated(func, *args, **kwargs) -> dict:
+    """Run ``func`` in a fresh process (its own peak memory); errors come back as a row."""
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(1, maxtasksperchild=1) as pool:
+        try:
+            return pool.apply(func, args, kwargs)
+        except Exception as exc:  # a benchmark row that failed still reports why
+            return {"error": f"{type(exc).__name__}: {exc}", "func": func.__name__,
+                    "args": [str(a) for a in args]}
+
+
+# -- reporting ---------------------------------------------------------------------
+
+def fmt(value, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}" if abs(value) < 1000 else f"{value:,.0f}"
+    return str(value)
+
+
+def table(header: list[str], rows: list[list]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(fmt(v) if not isinstance(v, str) else v for v in row) + " |"
+              for row in rows]
+    return "\n".join(lines)
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            cpu = next(line.split(":", 1)[1].strip() for line in fh if "model name" in line)
+    except (OSError, StopIteration):
+        pass
+    try:
+        mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    except (ValueError, OSError):
+        mem = float("nan")
+    import sklearn
+
+    return (f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB RAM; {platform.system()} "
+            f"{platform.release()}; Python {platform.python_version()}, scikit-learn "
+            f"{sklearn.__version__}, numpy {np.__version__}, pandas {pd.__version__}")
+
+
+def report(results: dict, args, command: str) -> str:
+    """The markdown section: command, machine, date, tables, targets."""
+    quick = "  (quick run: subsampled data, short latency)" if args.quick else ""
+    out = [BEGIN, "## LLM engine: cost, speed and scale", "",
+           f"Command: `{command}`  ", f"Machine: {machine()}  ",
+           f"Date: {datetime.date.today().isoformat()}{quick}  ",
+           f"Load average (1 min) at the start and the end: {results['load_start']:.1f}, "
+           f"{results['load_end']:.1f} (other jobs shared the machine: wall times and "
+           "efficiencies are on the pessimistic side)", "",
+           "Simulated LLM: `OracleProvider` (gold-aware proposer and judge behind the provider "
+           f"protocol), {results['latency'] * 1000:.0f} ms per call, `n_jobs={results['n_jobs']}`,"
+           " `batch_size=30`, `max_new_clusters=10`, `random_state=0`. Tokens are counted as "
+           "the library counts them when a provider reports none (4 characters per token). "
+           "Parallel efficiency = (calls × latency / n_jobs) / wall time. Peak RSS is that of "
+           "the process that ran the row (Python, numpy, pandas and scikit-learn included).",
+           ""]
+    fits = [r for r in results["runs"] if "error" not in r]
+    errors = [r for r in results["runs"] if "error" in r]
+    if fits:
+        out += ["### Quality, cost and speed", "", table(
+            ["dataset", "engine", "texts", "ACC", "NMI", "ARI", "clusters / gold", "coverage",
+             "LLM calls", "prompt tok / 1k texts", "completion tok / 1k texts", "wall s",
+             "peak RSS MiB", "parallel eff."],
+            [[r["dataset"], _engine_name(r), r["texts"], r["acc"], r["nmi"], r["ari"],
+              f"{r['clusters']} / {r['gold_clusters']}", r["coverage"], r["calls"],
+              r["prompt_per_1k"], r["completion_per_1k"], r["wall_s"], r["peak_rss_mib"],
+              r.get("efficiency")] for r in fits]), ""]
+        passes = [r for r in fits if r.get("pass_calls")]
+        if passes:
+            out += ["A judge pass alone (`predict` on the same texts after the fit: every call "
+                    "independent, as in `partial_fit` on known intents). Calls go in rounds of "
+                    "`n_jobs`, so a pass of c calls cannot beat c / n_jobs / ceil(c / n_jobs) "
+                    "(the bound):", "", table(
+                        ["dataset", "engine", "judge calls", "wall s", "parallel eff.", "bound"],
+                        [[r["dataset"], _engine_name(r), r["pass_calls"], r["pass_wall_s"],
+                          r["pass_efficiency"], r["pass_efficiency_bound"]] for r in passes]), ""]
+        whole = [r for r in fits if r.get("critical_path_s")]
+        if whole:
+            out += ["A whole `fit` from scratch is not one pass: discovery runs in rounds, each a "
+                    "judge pass over a sample (at most `proposal_size` = 200 texts: 7 calls) "
+                    "followed by one proposal call, and a round needs the clusters of the one "
+                    "before. The critical path is therefore (proposal calls + Σ ceil(pass calls / "
+                    "n_jobs)) × latency, whatever the number of threads; the bound is the "
+                    "efficiency that path allows:", "", table(
+                        ["dataset", "engine", "LLM calls", "proposal rounds", "judge passes",
+                         "critical path s", "wall s", "parallel eff.", "bound"],
+                        [[r["dataset"], _engine_name(r), r["calls"], r["propose_calls"],
+                          r["judge_passes"], r["critical_path_s"], r["wall_s"], r["efficiency"],
+                          r["efficiency_bound"]] for r in whole]), ""]
+        sims = [r for r in fits if r.get("engine") == "sim"]
+        out += ["### Judge calls per pass", "",
+                "Every judge pass makes at most `ceil(texts in the pass / batch_size)` calls; "
+                "the rest are proposal calls and retries.", "", table(
+                    ["dataset", "engine", "judge passes", "judge calls",
+                     "Σ ceil(pass / batch_size)", "proposal calls", "retries", "within bound"],
+                    [[r["dataset"], _engine_name(r), r["judge_passes"], r["judge_calls"],
+                      r["judge_call_bound"], r["propose_calls"], r["retries"],
+                      r["judge_calls"] <= r["judge_call_bound"] + r["retries"]]
+                     for r in sims]), ""]
+        out += ["### estimate_cost before the run vs the run", "", table(
+            ["dataset", "engine", "estimated calls", "calls", "estimated prompt tokens",
+             "prompt tokens", "estimated completion tokens", "completion tokens"],
+            [[r["dataset"], _engine_name(r), r["estimate"]["calls"], r["calls"],
+              r["estimate"]["prompt_tokens"], r["prompt_tokens"],
+              r["estimate"]["completion_tokens"], r["completion_tokens"]]
+             for r in sims if not r["fail_rate"]]), ""]
+    baselines = results.get("baseline", [])
+    if baselines:
+        rows = []
+        for b in baselines:
+            ours = next((r for r in fits if r["dataset"] == b["dataset"]
+                         and r.get("engine") == "sim" and not r["error_rate"]), None)
+            if ours is None:
+                continue
+            rows.append([b["dataset"], b["texts"], ours["calls"], b["calls"] + b["rows_not_judged"],
+                         f"{(b['calls'] + b['rows_not_judged']) / ours['calls']:.1f}×",
+                         ours["prompt_tokens"] + ours["completion_tokens"],
+                         b["prompt_tokens"] + b["completion_tokens"],
+                         ours["wall_s"], b["simulated_wall_s"],
+                         f"{b['simulated_wall_s'] / ours['wall_s']:.0f}×"])
+        out += ["### Against one text per call, sequentially", "",
+                "The baseline is what users write without this library: each text sent to the "
+                "LLM on its own, one call at a time. It is counted with the same engine at "
+                "`batch_size=1`, `n_jobs=1` (same discovery; every duplicate row adds a call, as "
+                "tools without de-duplication make) and its wall time is simulated as calls × "
+                f"{results['latency'] * 1000:.0f} ms.", "", table(
+                    ["dataset", "texts", "calls (ours)", "calls (baseline)", "fewer calls",
+                     "tokens (ours)", "tokens (baseline)", "wall s (ours, measured)",
+                     "wall s (baseline, simulated)", "faster"], rows), ""]
+    fast = results.get("fastpath", [])
+    if fast:
+        out += ["### Fast path (BANKING77)", "",
+                "Protocol: `fit` on the train split with the simulated LLM (the fast path trains "
+                "at the end of it), then `partial_fit` on the test split, with "
+                "`fast_path=False` and `fast_path=True` (`fast_path_threshold=0.98`). "
+                "Accuracy is that of the test labels (cluster names are the gold names).", "",
+                table(["judge errors", "train / test", "ACC judging all", "ACC fast path",
+                       "points lost", "texts to the LLM judge", "calls (all / fast)",
+                       "tokens (all / fast)", "fast-path training s"],
+                      [[f"{r['error_rate']:.0%}", f"{r['train']:,} / {r['test']:,}",
+                        r["llm_acc"], r["fast_acc"], r["loss_points"],
+                        f"{r['fast_by_llm']:,} ({r['llm_share']:.1%})",
+                        f"{r['llm_calls']:,} / {r['fast_calls']:,}",
+                        f"{r['llm_tokens']:,} / {r['fast_tokens']:,}",
+                        r["fast_fit_s"] - r["llm_fit_s"]] for r in fast if "error" not in r]),
+                ""]
+    stream = results.get("stream")
+    if stream and "error" not in stream:
+        out += ["### Streaming", "",
+                f"{stream['texts']:,} generated texts (BANKING77 and CLINC150 texts with a "
+                f"running number, {stream['gold_clusters']} intents) streamed to `fit` in "
+                f"{stream['chunks']} chunks of {stream['chunk']:,}, instant simulated LLM, "
+                "`n_jobs=4`.", "", table(
+                    ["texts", "wall s", "texts / s", "LLM calls", "clusters / gold", "ACC",
+                     "coverage", "RSS after 3 s MiB", "RSS at the end MiB", "peak RSS MiB",
+                     "labels_ MiB"],
+                    [[stream["texts"], stream["wall_s"], stream["texts_per_s"], stream["calls"],
+                      f"{stream['clusters']} / {stream['gold_clusters']}", stream["acc"],
+                      stream["coverage"], stream["rss_first_chunks_mib"],
+                      stream["rss_last_mib"], stream["peak_rss_mib"], stream["labels_mib"]]]),
+                ""]
+    overhead = results.get("overhead")
+    if overhead and "error" not in overhead:
+        out += ["### Library overhead", "",
+                f"{overhead['texts']:,} unique generated texts in one `fit`, instant simulated "
+                "LLM, `n_jobs=1`; library time = wall time − time inside the simulated LLM "
+                "(which parses the prompts it gets).", "", table(
+                    ["texts", "wall s", "in the simulated LLM s", "library s", "ms per text",
+                     "ms per LLM call", "LLM calls"],
+                    [[overhead["texts"], overhead["wall_s"], overhead["simulated_llm_s"],
+                      overhead["library_s"], overhead["ms_per_text"], overhead["ms_per_call"],
+                      overhead["calls"]]]), ""]
+    out += ["### Targets", "", targets(results, fits), ""]
+    for r in errors + [r for r in fast if "error" in r]:
+        out.append(f"- run failed: {r['func']} {r['args']}: {r['error']}")
+    out.append(END)
+    return "\n".join(out) + "\n"
+
+
+def _engine_name(r: dict) -> str:
+    if r.get("engine") != "sim":
+        return r.get("engine", "")
+    if r.get("error_rate") or r.get("fail_rate"):
+        return f"sim, {r['error_rate']:.0%} judge errors, {r['fail_rate']:.0%} failed calls"
+    return "sim, perfect"
+
+
+def targets(results: dict, fits: list[dict]) -> str:
+    rows = []
+    for r in fits:
+        if r.get("engine") != "sim":
+            continue
+        perfect = not r["error_rate"] and not r["fail_rate"]
+        if perfect and r["dataset"] in ("banking77", "clinc150"):
+            ok = r["acc"] >= 0.99 and r["clusters"] == r["gold_clusters"]
+            rows.append([f"perfect LLM, {r['dataset']}: ACC ≥ 0.99, gold number of clusters",
+                         f"ACC {r['acc']:.3f}, {r['clusters']} / {r['gold_clusters']}", ok])
+        if r["error_rate"] and r["fail_rate"]:
+            ok = r["acc"] >= 0.85 and r["rows_aligned"]
+            rows.append([f"10% judge errors + 5% failed calls, {r['dataset']}: no crash, rows "
+                         "aligned, ACC ≥ 0.85", f"ACC {r['acc']:.3f}, {r['failed_calls']} failed "
+                         f"calls, coverage {r['coverage']:.3f}", ok])
+        bound_ok = r["judge_calls"] <= r["judge_call_bound"] + r["retries"]
+        rows.append([f"judge calls ≤ Σ ceil(pass / batch_size) + retries, {_engine_name(r)}, "
+                     f"{r['dataset']}", f"{r['judge_calls']} ≤ {r['judge_call_bound']} + "
+                     f"{r['retries']}", bound_ok])
+        if r.get("efficiency") is not None and r["n_jobs"] == 16 and not r["error_rate"]:
+            rows.append([f"parallel efficiency ≥ 0.8 at n_jobs=16, {r['dataset']}: whole fit",
+                         f"{r['efficiency']:.2f}", r["efficiency"] >= 0.8])
+            if r.get("pass_efficiency") is not None:
+                rows.append([f"parallel efficiency ≥ 0.8 at n_jobs=16, {r['dataset']}: "
+                             "judge pass", f"{r['pass_efficiency']:.2f}",
+                             r["pass_efficiency"] >= 0.8])
+    for r in results.get("fastpath", []):
+        if "error" in r:
+            continue
+        rows.append([f"fast path, {r['error_rate']:.0%} judge errors: ≤ 25% of texts to the "
+                     "LLM judge, ≤ 2 points lost", f"{r['llm_share']:.1%} to the judge, "
+                     f"{r['loss_points']:+.2f} points lost",
+                     r["llm_share"] <= 0.25 and r["loss_points"] <= 2])
+    return table(["target", "measured", "met"], rows)
+
+
+def write_section(path: Path, section: str) -> None:
+    """Replace this harness's section of ``path`` (or add it), leaving the rest intact."""
+    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n\n"
+    pattern = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END) + r"\n?", re.DOTALL)
+    if pattern.search(text):
+        text = pattern.sub(lambda _: section, text, count=1)
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
+# -- command line ----------------------------------------------------------------------
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description="Benchmark LLMClusterer's cost, speed and scale (see benchmarks/README.md).")
+    parser.add_argument("--data-dir", help="folder with banking77.csv and clinc150.csv "
+                        "(default: $SKLEARN_LLMCLUSTER_DATA, else ../shared/data)")
+    parser.add_argument("--datasets", default=",".join(DATASETS),
+                        help=f"comma-separated, from {', '.join(DATASETS)}")
+    parser.add_argument("--engines", default="sim,offline",
+                        help=f"comma-separated, from {', '.join(ENGINES)} ('provider' needs "
+                             "--provider)")
+    parser.add_argument("--scenarios", default=",".join(SCENARIOS),
+                        help=f"comma-separated, from {', '.join(SCENARIOS)}")
+    parser.add_argument("--provider", help="a real provider spec, e.g. ollama:qwen3:8b; adds the "
+                        "'provider' engine on --provider-limit texts per dataset")
+    parser.add_argument("--provider-limit", type=int, default=300)
+    parser.add_argument("--quick", action="store_true",
+                        help="subsample every dataset, 20 ms latency, small stream: a smoke run")
+    parser.add_argument("--latency", type=float, help="simulated seconds per call (default 0.2, "
+                        "0.02 with --quick)")
+    parser.add_argument("--n-jobs", type=int, default=16)
+    parser.add_argument("--stream-texts", type=int, help="texts streamed (default 1,000,000)")
+    parser.add_argument("--write", metavar="FILE", help="replace this harness's section of FILE "
+                        "(e.g. docs/benchmarks.md), leaving other sections intact")
+    parser.add_argument("--json", metavar="FILE", help="also save the raw results as JSON")
+    args = parser.parse_args(argv)
+    args.datasets = [d for d in args.datasets.split(",") if d]
+    args.engines = [e for e in args.engines.split(",") if e]
+    args.scenarios = [s for s in args.scenarios.split(",") if s]
+    for name, allowed in (("datasets", DATASETS), ("engines", ENGINES),
+                          ("scenarios", SCENARIOS)):
+        bad = set(getattr(args, name)) - set(allowed)
+        if bad:
+            parser.error(f"unknown {name}: {', '.join(sorted(bad))}")
+    if args.provider and "provider" not in args.engines:
+        args.engines.append("provider")
+    if "provider" in args.engines and not args.provider:
+        parser.error("--engines provider needs --provider SPEC")
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    data_dir = data_dir_from(args.data_dir)
+    needs_files = [d for d in args.datasets if d != "demo"]
+    if {"scale", "fastpath", "stream", "overhead"} & set(args.scenarios):
+        needs_files += ["banking77", "clinc150"]
+    missing = sorted({d for d in needs_files if not (data_dir / f"{d}.csv").exists()})
+    if missing:
+        print(f"data not found: {', '.join(missing)} in {data_dir}; pass --data-dir or set "
+              "SKLEARN_LLMCLUSTER_DATA", file=sys.stderr)
+        return 2
+    limit = 600 if args.quick else None
+    latency = args.latency if args.latency is not None else (0.02 if args.quick else 0.2)
+    results: dict = {"latency": latency, "n_jobs": args.n_jobs, "runs": [],
+                     "load_start": os.getloadavg()[0]}
+
+    def say(message: str) -> None:
+        print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+    for dataset in args.datasets:
+        if "sim" in args.engines:
+            if "quality" in args.scenarios:
+                say(f"{dataset}: simulated LLM, perfect")
+                results["runs"].append(isolated(run_sim, dataset, str(data_dir), limit,
+                                                latency=latency, n_jobs=args.n_jobs))
+            if "noisy" in args.scenarios:
+                say(f"{dataset}: simulated LLM, 10% judge errors, 5% failed calls")
+                results["runs"].append(isolated(run_sim, dataset, str(data_dir), limit,
+                                                error_rate=0.10, fail_rate=0.05,
+                                                latency=latency, n_jobs=args.n_jobs,
+                                                judge_pass=False))
+            if "baseline" in args.scenarios:
+                say(f"{dataset}: one text per call baseline")
+                results.setdefault("baseline", []).append(
+                    isolated(run_baseline, dataset, str(data_dir), limit, latency))
+        if "offline" in args.engines and "quality" in args.scenarios:
+            say(f"{dataset}: offline engine")
+            results["runs"].append(isolated(run_offline, dataset, str(data_dir), limit))
+        if "provider" in args.engines:
+            say(f"{dataset}: provider {args.provider}")
+            results["runs"].append(isolated(run_provider, args.provider, dataset, str(data_dir),
+                                            args.provider_limit, min(args.n_jobs, 8)))
+    if "scale" in args.scenarios and "sim" in args.engines:
+        n = 5_000 if args.quick else 50_000
+        say(f"{n:,} mixed texts: simulated LLM, perfect")
+        results["runs"].append(isolated(run_sim, "mixed", str(data_dir), n, latency=latency,
+                                        n_jobs=args.n_jobs))
+    if "fastpath" in args.scenarios and "sim" in args.engines:
+        for error_rate in (0.0, 0.10):
+            say(f"fast path, {error_rate:.0%} judge errors")
+            results.setdefault("fastpath", []).append(isolated(
+                run_fastpath, str(data_dir), error_rate, 2000 if args.quick else None,
+                600 if args.quick else None))
+    if "stream" in args.scenarios:
+        n = args.stream_texts or (50_000 if args.quick else 1_000_000)
+        say(f"streaming {n:,} texts")
+        results["stream"] = isolated(run_stream, str(data_dir), n, 10_000)
+    if "overhead" in args.scenarios:
+        n = 10_000 if args.quick else 100_000
+        say(f"overhead on {n:,} texts")
+        results["overhead"] = isolated(run_overhead, str(data_dir), n)
+    results["load_end"] = os.getloadavg()[0]
+    command = "python benchmarks/run.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    section = report(results, args, command.strip())
+    print(section)
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=1, default=str), encoding="utf-8")
+    if args.write:
+        write_section(Path(args.write), section)
+        say(f"wrote the section into {args.write}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
