@@ -1,0 +1,153 @@
+"""Quality of the offline engine (no LLM) on BANKING77 and CLINC150, against k-means.
+
+The offline engine is not told how many clusters there are; the baseline
+(TF-IDF word 1-2-grams + char_wb 3-5-grams, TruncatedSVD(200), L2-normalised,
+KMeans with n_init=5) is given the true number. Both run on the same texts:
+
+- BANKING77 test split (``split == "test"``, 3,080 texts, 77 intents);
+- CLINC150 in-scope texts of all splits (``label != "oos"``, 22,500 texts, 150 intents).
+
+The engine runs inside the estimator, ``LLMClusterer(provider="offline")``,
+in two settings: the estimator's defaults (the proposer sees 200 sampled
+unassigned texts per round, at most 10 new clusters per round, 30 rounds),
+and with every unassigned text shown to the proposer (``proposal_size`` = all).
+
+Scores: Hungarian-matched accuracy (unassigned rows count as wrong), NMI, ARI
+(see :mod:`sklearn_llmcluster.metrics`), clusters found, coverage and wall time.
+
+Usage::
+
+    python benchmarks/bench_offline.py                      # both data sets
+    python benchmarks/bench_offline.py --datasets banking77 --settings all-texts
+
+The data are read at run time from ``--data-dir`` (default: the
+``SKLEARN_LLMCLUSTER_DATA`` environment variable, else ``../shared/data``
+beside the repository); they are never copied into the project.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from sklearn.cluster import KMeans
+from sklearn.decomposition import TruncatedSVD
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.preprocessing import normalize
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from sklearn_llmcluster import LLMClusterer  # noqa: E402
+from sklearn_llmcluster.metrics import clustering_scores  # noqa: E402
+
+DATASETS = {
+    # name: (file, row filter, description)
+    "banking77": ("banking77.csv", lambda d: d[d["split"] == "test"], "BANKING77 test"),
+    "clinc150": ("clinc150.csv", lambda d: d[d["label"] != "oos"], "CLINC150 in-scope"),
+}
+
+# How the estimator is configured in each setting (beyond provider="offline").
+SETTINGS = {
+    "defaults": {},
+    "all-texts": {"proposal_size": None},  # None: filled in with the number of texts
+}
+
+
+def default_data_dir() -> Path:
+    env = os.environ.get("SKLEARN_LLMCLUSTER_DATA")
+    return Path(env) if env else REPO.parent / "shared" / "data"
+
+
+def load(data_dir: Path, name: str) -> tuple[list[str], np.ndarray]:
+    file, keep, _ = DATASETS[name]
+    path = data_dir / file
+    if not path.exists():
+        raise SystemExit(f"{path} not found; pass --data-dir or set SKLEARN_LLMCLUSTER_DATA")
+    data = keep(pd.read_csv(path))
+    return data["text"].astype(str).tolist(), data["label"].to_numpy()
+
+
+def kmeans_baseline(texts: list[str], n_clusters: int, random_state: int) -> np.ndarray:
+    """The reference baseline of the data README, given the true number of clusters."""
+    words = TfidfVectorizer(ngram_range=(1, 2)).fit_transform(texts)
+    chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5)).fit_transform(texts)
+    features = sp.hstack([words, chars]).tocsr()
+    reduced = normalize(TruncatedSVD(200, random_state=random_state).fit_transform(features))
+    return KMeans(n_clusters, n_init=5, random_state=random_state).fit_predict(reduced)
+
+
+def offline_engine(texts: list[str], setting: str, random_state: int,
+                   n_jobs: int) -> np.ndarray:
+    params = dict(SETTINGS[setting])
+    if params.get("proposal_size", 0) is None:
+        params["proposal_size"] = len(texts)
+    model = LLMClusterer(provider="offline", random_state=random_state, n_jobs=n_jobs, **params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(texts)
+    return model.labels_
+
+
+def row(data: str, method: str, k_given: str, scores: dict, seconds: float) -> str:
+    return (f"| {data} | {method} | {k_given} | {scores['n_clusters']} | "
+            f"{scores['accuracy']:.3f} | {scores['nmi']:.3f} | {scores['ari']:.3f} | "
+            f"{scores['coverage']:.1%} | {seconds:.0f} s |")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data-dir", type=Path, default=default_data_dir(),
+                        help="folder with banking77.csv and clinc150.csv "
+                             "(default: $SKLEARN_LLMCLUSTER_DATA or ../shared/data)")
+    parser.add_argument("--datasets", default=",".join(DATASETS),
+                        help=f"comma-separated, from {', '.join(DATASETS)} (default: all)")
+    parser.add_argument("--settings", default=",".join(SETTINGS),
+                        help=f"estimator settings, from {', '.join(SETTINGS)} (default: all)")
+    parser.add_argument("--random-state", type=int, default=0)
+    parser.add_argument("--n-jobs", type=int, default=2, help="judge threads (default: 2)")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the k-means baseline")
+    args = parser.parse_args(argv)
+
+    names = [n.strip() for n in args.datasets.split(",") if n.strip()]
+    settings = [s.strip() for s in args.settings.split(",") if s.strip()]
+    for name in names:
+        if name not in DATASETS:
+            parser.error(f"unknown data set {name!r}; choose from {', '.join(DATASETS)}")
+    for setting in settings:
+        if setting not in SETTINGS:
+            parser.error(f"unknown setting {setting!r}; choose from {', '.join(SETTINGS)}")
+
+    print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+          f"Python {platform.python_version()}, random_state={args.random_state}")
+    print("| data | method | k given | clusters | ACC | NMI | ARI | coverage | time |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for name in names:
+        texts, labels = load(args.data_dir, name)
+        title = f"{DATASETS[name][2]} ({len(texts):,})"
+        n_true = len(np.unique(labels))
+        if not args.no_baseline:
+            start = time.perf_counter()
+            predicted = kmeans_baseline(texts, n_true, args.random_state)
+            print(row(title, "TF-IDF + SVD + KMeans (baseline)", f"yes ({n_true})",
+                      clustering_scores(labels, predicted), time.perf_counter() - start),
+                  flush=True)
+        for setting in settings:
+            start = time.perf_counter()
+            predicted = offline_engine(texts, setting, args.random_state, args.n_jobs)
+            print(row(title, f"offline engine, {setting}", "no",
+                      clustering_scores(labels, predicted), time.perf_counter() - start),
+                  flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

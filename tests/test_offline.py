@@ -1,0 +1,264 @@
+"""The offline engine: discovers, names and judges clusters without an LLM."""
+
+from __future__ import annotations
+
+import pickle
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+from sklearn.metrics import adjusted_rand_score
+
+from sklearn_llmcluster import Cluster, Judge, LLMClusterer, Proposer
+from sklearn_llmcluster.offline import OfflineEngine, OfflineJudge, OfflineProposer
+
+# Four intents, ten wordings each: two in English, two in Russian.
+INTENTS = {
+    "card_arrival": [
+        "where is my new card", "my card has not arrived yet",
+        "the card still has not been delivered", "when will my card arrive",
+        "how long does card delivery take", "I am still waiting for my card",
+        "card delivery is taking too long", "has my card been sent",
+        "my new card never arrived", "can I track the delivery of my card"],
+    "password": [
+        "I forgot my password", "how do I reset my password",
+        "password reset link does not work", "I need to change my password",
+        "cannot log in, forgot the password", "reset password please",
+        "my password is not accepted", "how to recover a forgotten password",
+        "send me a password reset email", "the app says my password is wrong"],
+    "block_card": [
+        "заблокируйте мою карту", "карта украдена, срочно заблокируйте",
+        "как заблокировать карту", "потерял карту, нужно заблокировать",
+        "прошу заблокировать банковскую карту", "заблокировать карту через приложение",
+        "у меня украли карту заблокируйте её", "срочная блокировка карты",
+        "карту потеряла что делать блокировка", "хочу заблокировать карту"],
+    "transfer": [
+        "как перевести деньги другу", "перевод денег на другой счет",
+        "не проходит перевод денег", "сколько стоит перевод в другой банк",
+        "перевести деньги по номеру телефона", "перевод деньги не дошли",
+        "как сделать перевод за границу", "лимит на перевод денег",
+        "отменить перевод денег", "перевод на карту другого банка"],
+}
+TEXTS = [text for items in INTENTS.values() for text in items]
+GOLD = [intent for intent, items in INTENTS.items() for _ in items]
+# Words a readable name of each intent contains (any one of them).
+NAME_WORDS = {"card_arrival": {"card", "arrived", "delivery", "arrive"},
+              "password": {"password", "reset", "forgot"},
+              "block_card": {"заблокировать", "заблокируйте", "блокировка", "карту"},
+              "transfer": {"перевод", "денег", "деньги", "перевести"}}
+
+
+def engine(**params) -> OfflineEngine:
+    # Four broad intents in 40 texts: the default resolution (tuned on
+    # thousands of texts and dozens of intents) would split them further.
+    params.setdefault("random_state", 0)
+    params.setdefault("resolution", 1.0)
+    return OfflineEngine(**params)
+
+
+def as_clusters(proposals) -> list[Cluster]:
+    """What the registry makes of proposals: ids, and names as given."""
+    return [Cluster(id=f"c{i + 1}", name=p.name, summary=p.summary, criteria=p.criteria)
+            for i, p in enumerate(proposals)]
+
+
+def intent_of(proposal) -> str:
+    intents = {GOLD[m] for m in proposal.members}
+    assert len(intents) == 1, f"{proposal.name!r} mixes {intents}"
+    return intents.pop()
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    """An engine that has proposed clusters for TEXTS, and the clusters the registry made."""
+    eng = engine()
+    proposals = eng.propose(TEXTS, [])
+    return eng, proposals, as_clusters(proposals)
+
+
+def test_proposer_and_judge_speak_the_protocols():
+    eng = OfflineEngine()
+    assert isinstance(eng.proposer, OfflineProposer) and isinstance(eng.proposer, Proposer)
+    assert isinstance(eng.judge, OfflineJudge) and isinstance(eng.judge, Judge)
+    assert eng.proposer.engine is eng.judge.engine is eng
+
+
+def test_propose_discovers_the_intents_without_being_told_how_many(fitted):
+    _, proposals, _ = fitted
+    assert len(proposals) == 4
+    assert sorted(intent_of(p) for p in proposals) == sorted(INTENTS)
+    assert sorted(m for p in proposals for m in p.members) == list(range(len(TEXTS)))
+
+
+def test_default_resolution_keeps_intents_apart():
+    proposals = OfflineEngine(random_state=0).propose(TEXTS, [])
+    # Possibly finer than the four intents, but a cluster never mixes two.
+    assert {intent_of(p) for p in proposals} == set(INTENTS)
+
+
+def test_names_are_distinctive_words_and_descriptions_quote_members(fitted):
+    _, proposals, _ = fitted
+    for p in proposals:
+        words = set(p.name.split(" / "))
+        assert words & NAME_WORDS[intent_of(p)], p.name
+        assert not words & {"my", "the", "мою", "на", "how", "как"}, p.name
+        assert p.summary and p.criteria
+        assert any(TEXTS[m] in p.criteria for m in p.members)
+    russian = [p for p in proposals if intent_of(p) in ("block_card", "transfer")]
+    assert all("Обращения" in p.summary for p in russian)
+    assert all(p.summary.startswith("Requests") for p in proposals if p not in russian)
+
+
+def test_proposals_come_biggest_first_and_respect_the_cap():
+    texts = TEXTS + INTENTS["password"][:5]  # duplicates count towards size
+    proposals = engine(max_new_clusters=2).propose(texts, [])
+    assert len(proposals) == 2
+    assert intent_of_indices(proposals[0].members, texts) == "password"
+    assert len(proposals[0].members) >= len(proposals[1].members)
+
+
+def intent_of_indices(members, texts) -> str:
+    return {GOLD[TEXTS.index(texts[m])] for m in members}.pop()
+
+
+def test_a_capped_caller_gets_the_left_over_clusters_next_time():
+    eng = engine(max_new_clusters=2)
+    first = eng.propose(TEXTS, [])
+    covered = {m for p in first for m in p.members}
+    rest = [t for i, t in enumerate(TEXTS) if i not in covered]
+    second = eng.propose(rest, as_clusters(first))
+    assert len(second) == 2
+    found = {intent_of(p) for p in first} | {GOLD[TEXTS.index(rest[m])] for p in second
+                                            for m in p.members}
+    assert found == set(INTENTS)
+    assert {p.name for p in first}.isdisjoint(p.name for p in second)
+
+
+def test_names_never_repeat_existing_clusters(fitted):
+    _, proposals, clusters = fitted
+    again = engine().propose(TEXTS, clusters)
+    old = {c.name.casefold() for c in clusters}
+    assert len(again) == len(proposals)
+    assert all(p.name.casefold() not in old for p in again)
+
+
+def test_judge_assigns_new_wordings_to_the_right_cluster(fitted):
+    eng, proposals, clusters = fitted
+    by_intent = {intent_of(p): c.id for p, c in zip(proposals, clusters)}
+    answers = eng.judge.judge(["my card did not arrive", "reset my password",
+                               "заблокируйте карту срочно", "перевод денег другу"], clusters)
+    assert answers == [by_intent["card_arrival"], by_intent["password"],
+                       by_intent["block_card"], by_intent["transfer"]]
+
+
+def test_judge_returns_none_when_nothing_is_similar_enough(fitted):
+    eng, _, clusters = fitted
+    assert eng.judge.judge(["xyzzy qwerty"], clusters) == [None]
+    strict = pickle.loads(pickle.dumps(eng))
+    strict.threshold = 0.999
+    assert strict.judge.judge(["my card did not arrive"], clusters) == [None]
+    assert eng.judge.judge(["my card did not arrive"], []) == [None]
+    assert eng.judge.judge([], clusters) == []
+
+
+def test_judging_a_subset_or_a_shuffle_changes_no_answer(fitted):
+    eng, _, clusters = fitted
+    probe = TEXTS + ["my card did not arrive", "xyzzy", "перевод денег другу"]
+    full = eng.judge.judge(probe, clusters)
+    order = np.random.RandomState(0).permutation(len(probe))
+    shuffled = eng.judge.judge([probe[i] for i in order], clusters)
+    assert [shuffled[list(order).index(i)] for i in range(len(probe))] == full
+    for start in range(0, len(probe), 7):
+        assert eng.judge.judge(probe[start:start + 7], clusters) == full[start:start + 7]
+    # Nor does the order of the clusters offered.
+    assert eng.judge.judge(probe, clusters[::-1]) == full
+
+
+def test_same_random_state_same_clusters():
+    a = [(p.name, p.members) for p in engine(random_state=3).propose(TEXTS, [])]
+    b = [(p.name, p.members) for p in engine(random_state=3).propose(TEXTS[::-1], [])]
+    n = len(TEXTS) - 1
+    assert a == [(name, sorted(n - m for m in members)) for name, members in b]
+
+
+def test_pickle_round_trip_gives_the_same_judgements(fitted):
+    eng, _, clusters = fitted
+    probe = TEXTS + ["my card did not arrive", "xyzzy"]
+    proposer, judge = pickle.loads(pickle.dumps((eng.proposer, eng.judge)))
+    assert proposer.engine is judge.engine  # still one shared engine
+    assert judge.judge(probe, clusters) == eng.judge.judge(probe, clusters)
+
+
+def test_concurrent_judge_calls_agree_with_sequential_ones():
+    eng = engine()
+    clusters = as_clusters(eng.propose(TEXTS, []))
+    # Clusters the engine has never seen make the first calls build centroids concurrently.
+    clusters += [Cluster(id="x1", name="Exchange rates", summary="Currency exchange rates",
+                         examples=["what is the exchange rate", "курс обмена валют"])]
+    probe = TEXTS + ["курс доллара", "exchange rate today", "my card did not arrive"]
+    batches = [probe[i:i + 3] for i in range(0, len(probe), 3)]
+    sequential = [pickle.loads(pickle.dumps(eng)).judge.judge(b, clusters) for b in batches]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        parallel = list(pool.map(lambda b: eng.judge.judge(b, clusters), batches * 4))
+    assert parallel == sequential * 4
+
+
+def test_judge_builds_a_centroid_for_a_cluster_it_never_proposed(fitted):
+    eng, _, clusters = fitted
+    foreign = Cluster(id="llm7", name="Курс валют",
+                      summary="Вопросы о курсе обмена валют",
+                      criteria="Клиент спрашивает, по какому курсу меняют валюту",
+                      examples=["какой курс доллара", "курс евро сегодня", "по какому курсу обмен"])
+    answers = eng.judge.judge(["курс доллара сегодня", "where is my new card"], clusters + [foreign])
+    assert answers[0] == "llm7"
+    assert answers[1] != "llm7"
+
+
+def test_a_fresh_engine_judges_clusters_loaded_from_a_file():
+    loaded = [Cluster(id="c1", name="Card delivery", summary="Card has not arrived",
+                      examples=INTENTS["card_arrival"][:5]),
+              Cluster(id="c2", name="Password reset", summary="Forgotten passwords",
+                      examples=INTENTS["password"][:5])]
+    eng = OfflineEngine(random_state=0)
+    assert eng.judge.judge(["my new card never arrived", "reset password please"],
+                           loaded) == ["c1", "c2"]
+
+
+def test_a_proposal_is_recognised_by_name_under_any_id(fitted):
+    eng, proposals, _ = fitted
+    # The registry may give a proposal any id, and keeps a merged cluster's id;
+    # only the normalised name ties it to the proposal.
+    renamed = [Cluster(id=f"z{i}", name=f"  {p.name.upper()} ") for i, p in enumerate(proposals)]
+    answers = eng.judge.judge([TEXTS[p.members[0]] for p in proposals], renamed)
+    assert answers == [c.id for c in renamed]
+
+
+def test_invalid_parameters_are_refused():
+    with pytest.raises(ValueError, match="min_cluster_size"):
+        OfflineEngine(min_cluster_size=0)
+    with pytest.raises(ValueError, match="threshold"):
+        OfflineEngine(threshold=2.0)
+    with pytest.raises(ValueError, match="max_new_clusters"):
+        OfflineEngine(max_new_clusters=0)
+    with pytest.raises(ValueError, match="resolution"):
+        OfflineEngine(resolution=0)
+
+
+def test_too_few_texts_give_no_proposal_and_no_error():
+    eng = engine()
+    assert eng.propose([], []) == []
+    assert eng.propose(["just one text"], []) == []
+    assert eng.propose(["a b", "a b"], []) == []  # one distinct text
+
+
+def test_estimator_runs_on_the_offline_engine():
+    model = LLMClusterer(provider="offline", random_state=0, proposal_size=len(TEXTS),
+                         n_jobs=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # an explicit "offline" warns about nothing
+        model.fit(TEXTS)
+    assert model.provider_ == "offline"
+    assert model.coverage_ == 1.0
+    assert adjusted_rand_score(GOLD, model.labels_) > 0.5
+    assert (model.predict(["my card did not arrive"]) >= 0).all()
