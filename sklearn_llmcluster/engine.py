@@ -15,8 +15,12 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import numpy as np
+# joblib's own Parallel, not scikit-learn's wrapper: the wrapper resets the
+# process-wide warning filters inside every task, which is not thread-safe
+# (scikit-learn#32631); over thousands of threaded judge calls it wipes the
+# filters and floods the run with UserWarnings. Judges need no sklearn config.
+from joblib import Parallel, delayed
 from sklearn.utils import check_random_state
-from sklearn.utils.parallel import Parallel, delayed
 
 from .exceptions import BudgetExceededError, ProviderError, ProviderUnavailableError
 from .llm_client import collect_usage, is_fatal

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -98,3 +99,19 @@ def test_the_model_keeps_no_texts_of_past_chunks():
     model_small.labels_ = model_large.labels_ = np.empty(0, dtype=np.intp)
     grown = len(pickle.dumps(model_large)) - len(pickle.dumps(model_small))
     assert grown < 2_000  # 2,700 more texts of ~40 characters would be 100 kB
+
+
+def test_threaded_judge_calls_leave_the_warning_filters_alone():
+    """Judge calls in threads must not touch the process-wide warning filters.
+
+    scikit-learn's Parallel wrapper resets them inside every task, which is
+    not thread-safe; with no filters set it also warns once per task.
+    """
+    texts, _ = intent_requests(20)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.resetwarnings()  # no filters: what a plain script has after -W reset
+        before = list(warnings.filters)
+        make(n_jobs=4, batch_size=3).fit(chunks(texts, 30))
+        after = list(warnings.filters)
+    assert not [w for w in caught if "sklearn.utils.parallel" in str(w.message)]
+    assert after == before
