@@ -53,7 +53,7 @@ def engine(**params) -> OfflineEngine:
     # Four broad intents in 40 texts: the default resolution (tuned on
     # thousands of texts and dozens of intents) would split them further.
     params.setdefault("random_state", 0)
-    params.setdefault("resolution", 1.0)
+    params.setdefault("resolution", 0.5)
     return OfflineEngine(**params)
 
 
