@@ -1,11 +1,13 @@
-"""Quality of the offline engine (no LLM) on BANKING77 and CLINC150, against k-means.
+"""Quality of the offline engine (no LLM) against k-means, on BANKING77, CLINC150 and Russian sets.
 
 The offline engine is not told how many clusters there are; the baseline
 (TF-IDF word 1-2-grams + char_wb 3-5-grams, TruncatedSVD(200), L2-normalised,
 KMeans with n_init=5) is given the true number. Both run on the same texts:
 
 - BANKING77 test split (``split == "test"``, 3,080 texts, 77 intents);
-- CLINC150 in-scope texts of all splits (``label != "oos"``, 22,500 texts, 150 intents).
+- CLINC150 in-scope texts of all splits (``label != "oos"``, 22,500 texts, 150 intents);
+- two small Russian sets: MInDS-14 ru-RU (70 texts, 14 intents) and MASSIVE ru-RU
+  (299 texts, 60 intents, 5 per intent).
 
 The engine runs inside the estimator, ``LLMClusterer(provider="offline")``,
 in two settings: the estimator's defaults (the proposer sees 200 sampled
@@ -17,8 +19,9 @@ Scores: Hungarian-matched accuracy (unassigned rows count as wrong), NMI, ARI
 
 Usage::
 
-    python benchmarks/bench_offline.py                      # both data sets
+    python benchmarks/bench_offline.py                      # all four data sets
     python benchmarks/bench_offline.py --datasets banking77 --settings all-texts
+    python benchmarks/bench_offline.py --repeats 5              # spread over random_state 0-4
 
 The data are read at run time from ``--data-dir`` (default: the
 ``SKLEARN_LLMCLUSTER_DATA`` environment variable, else ``../shared/data``
@@ -53,6 +56,8 @@ DATASETS = {
     # name: (file, row filter, description)
     "banking77": ("banking77.csv", lambda d: d[d["split"] == "test"], "BANKING77 test"),
     "clinc150": ("clinc150.csv", lambda d: d[d["label"] != "oos"], "CLINC150 in-scope"),
+    "ru_minds14": ("ru_minds14.csv", lambda d: d, "MInDS-14 ru-RU"),
+    "ru_massive": ("ru_massive.csv", lambda d: d, "MASSIVE ru-RU"),
 }
 
 # How the estimator is configured in each setting (beyond provider="offline").
@@ -81,7 +86,9 @@ def kmeans_baseline(texts: list[str], n_clusters: int, random_state: int) -> np.
     words = TfidfVectorizer(ngram_range=(1, 2)).fit_transform(texts)
     chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5)).fit_transform(texts)
     features = sp.hstack([words, chars]).tocsr()
-    reduced = normalize(TruncatedSVD(200, random_state=random_state).fit_transform(features))
+    n_components = min(200, features.shape[0] - 1)  # the small Russian sets have < 200 texts
+    reduced = normalize(TruncatedSVD(n_components, random_state=random_state)
+                        .fit_transform(features))
     return KMeans(n_clusters, n_init=5, random_state=random_state).fit_predict(reduced)
 
 
@@ -97,22 +104,34 @@ def offline_engine(texts: list[str], setting: str, random_state: int,
     return model.labels_
 
 
-def row(data: str, method: str, k_given: str, scores: dict, seconds: float) -> str:
-    return (f"| {data} | {method} | {k_given} | {scores['n_clusters']} | "
-            f"{scores['accuracy']:.3f} | {scores['nmi']:.3f} | {scores['ari']:.3f} | "
-            f"{scores['coverage']:.1%} | {seconds:.0f} s |")
+def row(data: str, method: str, k_given: str, runs: list[dict], seconds: list[float]) -> str:
+    """One table row; several runs show as mean ± standard deviation."""
+    def cell(key: str, fmt: str) -> str:
+        values = np.array([r[key] for r in runs], dtype=float)
+        text = format(values.mean(), fmt)
+        return text if len(values) == 1 else f"{text} ± {format(values.std(), fmt)}"
+
+    clusters = sorted({r["n_clusters"] for r in runs})
+    found = str(clusters[0]) if len(clusters) == 1 else f"{clusters[0]}–{clusters[-1]}"
+    return (f"| {data} | {method} | {k_given} | {found} | {cell('accuracy', '.3f')} | "
+            f"{cell('nmi', '.3f')} | {cell('ari', '.3f')} | {cell('coverage', '.1%')} | "
+            f"{np.mean(seconds):.0f} s |")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", type=Path, default=default_data_dir(),
-                        help="folder with banking77.csv and clinc150.csv "
+                        help="folder with banking77.csv, clinc150.csv, ru_minds14.csv and "
+                             "ru_massive.csv "
                              "(default: $SKLEARN_LLMCLUSTER_DATA or ../shared/data)")
     parser.add_argument("--datasets", default=",".join(DATASETS),
                         help=f"comma-separated, from {', '.join(DATASETS)} (default: all)")
     parser.add_argument("--settings", default=",".join(SETTINGS),
                         help=f"estimator settings, from {', '.join(SETTINGS)} (default: all)")
     parser.add_argument("--random-state", type=int, default=0)
+    parser.add_argument("--repeats", type=int, default=1,
+                        help="runs of each method with random_state, random_state + 1, ...; "
+                             "ACC/NMI/ARI are then shown as mean ± standard deviation")
     parser.add_argument("--n-jobs", type=int, default=2, help="judge threads (default: 2)")
     parser.add_argument("--no-baseline", action="store_true", help="skip the k-means baseline")
     args = parser.parse_args(argv)
@@ -127,25 +146,30 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"unknown setting {setting!r}; choose from {', '.join(SETTINGS)}")
 
     print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"Python {platform.python_version()}, random_state={args.random_state}")
+          f"Python {platform.python_version()}, random_state={args.random_state}, "
+          f"repeats={args.repeats}")
     print("| data | method | k given | clusters | ACC | NMI | ARI | coverage | time |")
     print("|---|---|---|---|---|---|---|---|---|")
     for name in names:
         texts, labels = load(args.data_dir, name)
         title = f"{DATASETS[name][2]} ({len(texts):,})"
         n_true = len(np.unique(labels))
-        if not args.no_baseline:
-            start = time.perf_counter()
-            predicted = kmeans_baseline(texts, n_true, args.random_state)
-            print(row(title, "TF-IDF + SVD + KMeans (baseline)", f"yes ({n_true})",
-                      clustering_scores(labels, predicted), time.perf_counter() - start),
-                  flush=True)
-        for setting in settings:
-            start = time.perf_counter()
-            predicted = offline_engine(texts, setting, args.random_state, args.n_jobs)
-            print(row(title, f"offline engine, {setting}", "no",
-                      clustering_scores(labels, predicted), time.perf_counter() - start),
-                  flush=True)
+        seeds = range(args.random_state, args.random_state + max(args.repeats, 1))
+        methods = [] if args.no_baseline else [
+            ("TF-IDF + SVD + KMeans (baseline)", f"yes ({n_true})",
+             lambda seed: kmeans_baseline(texts, n_true, seed))]
+        methods += [(f"offline engine, {setting}", "no",
+                     lambda seed, setting=setting: offline_engine(texts, setting, seed,
+                                                                  args.n_jobs))
+                    for setting in settings]
+        for method, k_given, run in methods:
+            runs, seconds = [], []
+            for seed in seeds:
+                start = time.perf_counter()
+                predicted = run(seed)
+                seconds.append(time.perf_counter() - start)
+                runs.append(clustering_scores(labels, predicted))
+            print(row(title, method, k_given, runs, seconds), flush=True)
     return 0
 
 

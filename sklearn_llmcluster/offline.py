@@ -179,7 +179,8 @@ def _knn_graph(X: np.ndarray, n_neighbors: int, chunk: int = 2048) -> sp.csr_mat
     return graph.maximum(graph.T).tocsr()
 
 
-def _move_nodes(graph: sp.csr_matrix, resolution: float, order: np.ndarray) -> tuple[np.ndarray, bool]:
+def _move_nodes(graph: sp.csr_matrix, resolution: float,
+                order: np.ndarray) -> tuple[np.ndarray, bool]:
     """Louvain's local moving phase: each node joins the neighbouring community that
     raises modularity most, until (almost) nothing moves."""
     n = graph.shape[0]
@@ -292,7 +293,8 @@ def _distinctive_terms(texts: Sequence[str], labels: np.ndarray, n_labels: int,
     sizes = np.bincount(labels, minlength=n_labels).astype(float)
     frequency = per_label.sum(axis=0)
     average = frequency.sum() / max(n_labels, 1)
-    scores = per_label / np.maximum(sizes, 1)[:, None] * np.log1p(average / np.maximum(frequency, 1))
+    share = per_label / np.maximum(sizes, 1)[:, None]
+    scores = share * np.log1p(average / np.maximum(frequency, 1))
     result = []
     for c in range(n_labels):
         # A name word should be shared by at least two members.

@@ -129,8 +129,8 @@ def test_a_capped_caller_gets_the_left_over_clusters_next_time():
     rest = [t for i, t in enumerate(TEXTS) if i not in covered]
     second = eng.propose(rest, as_clusters(first))
     assert len(second) == 2
-    found = {intent_of(p) for p in first} | {GOLD[TEXTS.index(rest[m])] for p in second
-                                            for m in p.members}
+    found = {intent_of(p) for p in first}
+    found |= {GOLD[TEXTS.index(rest[m])] for p in second for m in p.members}
     assert found == set(INTENTS)
     assert {p.name for p in first}.isdisjoint(p.name for p in second)
 
@@ -210,7 +210,8 @@ def test_judge_builds_a_centroid_for_a_cluster_it_never_proposed(fitted):
                       summary="Вопросы о курсе обмена валют",
                       criteria="Клиент спрашивает, по какому курсу меняют валюту",
                       examples=["какой курс доллара", "курс евро сегодня", "по какому курсу обмен"])
-    answers = eng.judge.judge(["курс доллара сегодня", "where is my new card"], clusters + [foreign])
+    answers = eng.judge.judge(["курс доллара сегодня", "where is my new card"],
+                              clusters + [foreign])
     assert answers[0] == "llm7"
     assert answers[1] != "llm7"
 
