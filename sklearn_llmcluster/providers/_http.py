@@ -24,7 +24,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import timezone
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -416,6 +416,27 @@ class HTTPProvider:
 
     def _url(self, path: str) -> str:
         return self.base_url + path
+
+    def _embed_in_batches(
+        self,
+        path: str,
+        texts: list[str],
+        batch_size: int,
+        model: str,
+        parse: Callable[[Any, list[str]], list],
+    ) -> "np.ndarray":
+        """POST ``texts`` to ``path`` in chunks of ``batch_size``; stack the vectors.
+
+        Each request is ``{"model": model, "input": chunk}``; ``parse(data,
+        chunk)`` turns one parsed answer into that chunk's vectors, in order,
+        and raises when the answer is not usable.
+        """
+        rows: list[list[float]] = []
+        for start in range(0, len(texts), batch_size):
+            chunk = list(texts[start:start + batch_size])
+            data, _ = self._send("POST", path, {"model": model, "input": chunk}, model=model)
+            rows.extend(parse(data, chunk))
+        return as_matrix(rows)
 
     def _send(
         self,

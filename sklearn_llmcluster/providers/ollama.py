@@ -13,7 +13,7 @@ from ..exceptions import (
     ProviderResponseError,
     ProviderUnavailableError,
 )
-from ._http import ErrorInfo, HTTPProvider, as_matrix, first_int
+from ._http import ErrorInfo, HTTPProvider, first_int
 from .base import LLMResponse
 
 __all__ = ["OllamaProvider", "model_is_listed"]
@@ -241,14 +241,8 @@ class OllamaProvider(HTTPProvider):
         ndarray of shape (len(texts), dim)
         """
         model = self.embed_model or self.model
-        rows: list[list[float]] = []
-        for start in range(0, len(texts), batch_size):
-            chunk = list(texts[start:start + batch_size])
-            try:
-                data, _ = self._send("POST", "/api/embed", {"model": model, "input": chunk},
-                                     model=model)
-            except ModelNotFoundError as exc:
-                raise self._not_found(model, exc.url, exc.status_code) from None
+
+        def parse(data: Any, chunk: list[str]) -> list:
             vectors = data.get("embeddings") if isinstance(data, dict) else None
             if not isinstance(vectors, list) or len(vectors) != len(chunk):
                 raise self._make_error(
@@ -256,5 +250,9 @@ class OllamaProvider(HTTPProvider):
                     f"expected {len(chunk)} embeddings, got {json.dumps(data)[:200]}",
                     url=self._url("/api/embed"), status=200,
                 )
-            rows.extend(vectors)
-        return as_matrix(rows)
+            return vectors
+
+        try:
+            return self._embed_in_batches("/api/embed", texts, batch_size, model, parse)
+        except ModelNotFoundError as exc:
+            raise self._not_found(model, exc.url, exc.status_code) from None

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from ..exceptions import BadRequestError, ConfigurationError, ProviderResponseError
-from ._http import ErrorInfo, HTTPProvider, as_matrix, first_int
+from ._http import ErrorInfo, HTTPProvider, first_int
 from .base import LLMResponse
 
 __all__ = ["OpenAIProvider", "OpenAICompatibleProvider", "schema_is_strict"]
@@ -310,12 +310,7 @@ class OpenAIProvider(HTTPProvider):
         -------
         ndarray of shape (len(texts), dim)
         """
-        model = self.embed_model or self.model
-        rows: list[list[float]] = []
-        for start in range(0, len(texts), batch_size):
-            chunk = list(texts[start:start + batch_size])
-            data, _ = self._send("POST", "/embeddings", {"model": model, "input": chunk},
-                                 model=model)
+        def parse(data: Any, chunk: list[str]) -> list:
             items = data.get("data") if isinstance(data, dict) else None
             if not isinstance(items, list) or len(items) != len(chunk):
                 raise self._make_error(
@@ -323,8 +318,10 @@ class OpenAIProvider(HTTPProvider):
                     url=self._url("/embeddings"), status=200,
                 )
             items = sorted(items, key=lambda item: item.get("index", 0))
-            rows.extend(item["embedding"] for item in items)
-        return as_matrix(rows)
+            return [item["embedding"] for item in items]
+
+        return self._embed_in_batches("/embeddings", texts, batch_size,
+                                      self.embed_model or self.model, parse)
 
 
 class OpenAICompatibleProvider(OpenAIProvider):
