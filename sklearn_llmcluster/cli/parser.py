@@ -25,31 +25,29 @@ traceback), 2 command-line usage error.
 """
 
 
-def _positive_int(value: str) -> int:
+def _whole_number(value: str) -> int:
     try:
-        number = int(value)
+        return int(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
+
+
+def _positive_int(value: str) -> int:
+    number = _whole_number(value)
     if number < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
     return number
 
 
 def _non_negative_int(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
+    number = _whole_number(value)
     if number < 0:
         raise argparse.ArgumentTypeError(f"must be 0 or more, got {number}")
     return number
 
 
 def _jobs(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
+    number = _whole_number(value)
     if number == 0 or number < -1:
         raise argparse.ArgumentTypeError(f"must be a positive number or -1 (all cores), got {number}")
     return number
@@ -129,6 +127,15 @@ def _llm(parser: argparse.ArgumentParser, *, provider: bool) -> None:
     cache.add_argument("--no-cache", action="store_true", help="do not cache LLM responses")
 
 
+def _model_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", "-m", required=True, metavar="FILE",
+                        help="model.joblib written by fit or update")
+
+
+def _out_folder_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", "-o", required=True, metavar="FOLDER", help="output folder")
+
+
 def _price_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--price", nargs=2, type=_price, metavar=("IN", "OUT"),
                         help="dollars per million prompt and completion tokens, "
@@ -156,7 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
                   "Find clusters in a file of requests and label every request.")
     _input(fit)
     _llm(fit, provider=True)
-    fit.add_argument("--out", "-o", required=True, metavar="FOLDER", help="output folder")
+    _out_folder_option(fit)
     _price_option(fit)
     _common(fit)
 
@@ -164,29 +171,26 @@ def build_parser() -> argparse.ArgumentParser:
                       "Label new requests with the clusters of a saved model; no cluster is "
                       "created and the model is not changed. Writes assignments.csv and "
                       "llm_log.jsonl.")
-    predict.add_argument("--model", "-m", required=True, metavar="FILE",
-                         help="model.joblib written by fit or update")
+    _model_option(predict)
     _input(predict)
     _llm(predict, provider=False)
-    predict.add_argument("--out", "-o", required=True, metavar="FOLDER", help="output folder")
+    _out_folder_option(predict)
     _common(predict)
 
     update = command("update", "add new requests to a model; new clusters may appear",
                      "Label new requests with a saved model's clusters and propose clusters "
                      "for what none covers (partial_fit). The new clusters are listed and "
                      "marked in the report; the updated model goes to --out.")
-    update.add_argument("--model", "-m", required=True, metavar="FILE",
-                        help="model.joblib written by fit or update")
+    _model_option(update)
     _input(update)
     _llm(update, provider=False)
-    update.add_argument("--out", "-o", required=True, metavar="FOLDER", help="output folder")
+    _out_folder_option(update)
     _price_option(update)
     _common(update)
 
     report = command("report", "rebuild report.html from a saved model",
                      "Rebuild the HTML report of a saved model.")
-    report.add_argument("--model", "-m", required=True, metavar="FILE",
-                        help="model.joblib written by fit or update")
+    _model_option(report)
     report.add_argument("--out", "-o", metavar="FILE",
                         help="HTML file to write (default: report.html next to the model)")
     report.add_argument("--title", default="Request clusters", help="page title")
