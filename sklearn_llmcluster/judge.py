@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .exceptions import ResponseParseError
-from .llm_client import LLMClient, current_usage
+from .llm_client import LLMClient, retry_or_note_problems
 from .prompts import NONE_ID, PromptBuilder
 from .records import Cluster
 
@@ -72,13 +72,7 @@ class LLMJudge:
             missing = n - len(seen)
             if missing:
                 problems.append(f"{missing} of {n} requests have no valid answer")
-            if problems and not final:
-                raise ResponseParseError("; ".join(problems[:5]))
-            if problems:
-                usage = current_usage()
-                if usage is not None:
-                    usage.add(partial_answers=1)
-                    usage.note(f"judge answer partly invalid after retries: {problems[0]}")
+            retry_or_note_problems(problems, final, "judge")
             return result
 
         return self.client.request(

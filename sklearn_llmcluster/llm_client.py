@@ -49,6 +49,23 @@ def current_usage() -> LLMUsage | None:
     return getattr(_local, "usage", None)
 
 
+def retry_or_note_problems(problems: list[str], final: bool, what: str) -> None:
+    """Shared end of a ``validate`` callback for :meth:`LLMClient.request`.
+
+    With problems and attempts left, raise :class:`ResponseParseError` (the
+    first five problems) so the request is asked again. On the last attempt
+    keep the usable part: count a partial answer and note the first problem
+    as ``"<what> answer partly invalid after retries: ..."``.
+    """
+    if problems and not final:
+        raise ResponseParseError("; ".join(problems[:5]))
+    if problems:
+        usage = current_usage()
+        if usage is not None:
+            usage.add(partial_answers=1)
+            usage.note(f"{what} answer partly invalid after retries: {problems[0]}")
+
+
 def estimate_tokens(text: str) -> int:
     """Rough token count (4 characters per token) when a server reports none."""
     return max(1, len(text) // 4) if text else 0

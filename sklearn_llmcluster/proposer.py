@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .exceptions import ResponseParseError
-from .llm_client import LLMClient, current_usage
+from .llm_client import LLMClient, retry_or_note_problems
 from .prompts import PromptBuilder
 from .records import Cluster, Proposal
 from .text_normalization import MAX_NAME_CHARS, clean_for_prompt, name_key
@@ -97,13 +97,7 @@ class LLMProposer:
             # its texts unassigned (and the engine does not show them to the
             # proposer again), and out-of-range numbers suggest the model
             # miscounted the others too. The last attempt keeps what is usable.
-            if problems and not final:
-                raise ResponseParseError("; ".join(problems[:5]))
-            if problems:
-                usage = current_usage()
-                if usage is not None:
-                    usage.add(partial_answers=1)
-                    usage.note(f"proposal answer partly invalid after retries: {problems[0]}")
+            retry_or_note_problems(problems, final, "proposal")
             return proposals
 
         return self.client.request(
