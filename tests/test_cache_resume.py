@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -21,6 +22,7 @@ import pytest
 from synthetic_requests import intent_requests
 
 from sklearn_llmcluster import LLMClusterer, QuotaExceededError
+from sklearn_llmcluster import cache as cache_module
 from sklearn_llmcluster.cache import ResponseCache
 from sklearn_llmcluster.testing import ScriptedProvider
 
@@ -203,3 +205,38 @@ def test_cache_without_random_state_warns_that_reruns_will_miss(tmp_path):
 
     with pytest.warns(LLMClusterWarning, match="random_state"):
         LLMClusterer(provider=ScriptedProvider(), cache=tmp_path / "c.sqlite").fit(["card a"])
+
+
+class _LockedWhileSwitching(sqlite3.Connection):
+    """A connection that meets another process's WAL switch ``failures`` times."""
+
+    failures = 0
+
+    def execute(self, sql, *args):
+        if sql == "PRAGMA journal_mode=WAL" and type(self).failures > 0:
+            type(self).failures -= 1
+            raise sqlite3.OperationalError("database is locked")
+        return super().execute(sql, *args)
+
+
+def _connect_locked(monkeypatch, failures: int) -> None:
+    _LockedWhileSwitching.failures = failures
+    real_connect = sqlite3.connect
+    monkeypatch.setattr(cache_module.sqlite3, "connect",
+                        lambda *a, **kw: real_connect(*a, factory=_LockedWhileSwitching, **kw))
+
+
+def test_cache_waits_out_another_process_switching_the_file_to_wal(tmp_path, monkeypatch):
+    # SQLite reports this lock at once instead of calling its busy handler,
+    # which is how two processes opening one new cache file used to fail.
+    _connect_locked(monkeypatch, failures=3)
+    cache = ResponseCache(tmp_path / "cache.sqlite", timeout=5)
+    assert _LockedWhileSwitching.failures == 0
+    cache.set("k", "v")
+    assert cache.get("k") == "v"
+
+
+def test_cache_gives_up_on_a_lock_that_outlasts_its_timeout(tmp_path, monkeypatch):
+    _connect_locked(monkeypatch, failures=10**6)
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        ResponseCache(tmp_path / "cache.sqlite", timeout=0.05)
