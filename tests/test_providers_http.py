@@ -128,14 +128,14 @@ def test_retry_after_seconds_is_waited(server):
                 headers={"Retry-After": "0.2"})
     openai(server, backoff=5.0, max_backoff=5.0).complete(CHAT)
     first, second = server.generation_requests()
-    assert 0.2 <= second.at - first.at < 1.0
+    assert 0.2 <= second.at - first.at < 3.0  # the backoff alone would wait >= 3.75 s
 
 
 def test_retry_after_ms_is_waited(server):
     server.push(503, {"error": {"message": "busy"}}, headers={"retry-after-ms": "250"})
     openai(server, backoff=5.0, max_backoff=5.0).complete(CHAT)
     first, second = server.generation_requests()
-    assert 0.25 <= second.at - first.at < 1.0
+    assert 0.25 <= second.at - first.at < 3.0
 
 
 def test_retry_after_beyond_limit_raises_at_once(server):
@@ -144,7 +144,7 @@ def test_retry_after_beyond_limit_raises_at_once(server):
     started = time.monotonic()
     with pytest.raises(RateLimitError) as info:
         openai(server, max_retry_wait=10).complete(CHAT)
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 5.0  # instead of waiting the hour or the 10 s cap
     assert info.value.retry_after == 3600
     assert "3600" in str(info.value)
     assert len(server.generation_requests()) == 1
@@ -195,12 +195,12 @@ def test_connection_refused_is_unavailable_with_url_and_advice():
 
 
 def test_slow_server_raises_timeout(server):
-    server.push(200, {}, delay=1.0)
+    server.push(200, {}, delay=4.0)
     provider = openai(server, read_timeout=0.2, max_retries=0)
     started = time.monotonic()
     with pytest.raises(ProviderTimeoutError, match="LLM_REQUEST_TIMEOUT"):
         provider.complete(CHAT)
-    assert time.monotonic() - started < 0.9
+    assert time.monotonic() - started < 3.0  # well before the server's 4 s answer
 
 
 # -- threads --------------------------------------------------------------------------

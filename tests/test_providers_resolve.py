@@ -175,7 +175,7 @@ def test_no_ollama_means_offline_quickly():
         port = sock.getsockname()[1]
     started = time.monotonic()
     assert resolve_provider(env={"OLLAMA_API_URL": f"http://127.0.0.1:{port}"}) is None
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 2.0  # no retries or backoff on a refused probe
 
 
 class _SlowTags(FakeOllama):
@@ -184,8 +184,8 @@ class _SlowTags(FakeOllama):
 
 def test_hanging_ollama_is_given_up_after_the_probe_timeout():
     with _SlowTags() as server:
-        server.push(200, {"models": [{"name": "qwen3:30b"}]}, delay=1.5)
+        server.push(200, {"models": [{"name": "qwen3:30b"}]}, delay=5.0)
         started = time.monotonic()
         env = {"OLLAMA_API_URL": server.url, "OLLAMA_PROBE_TIMEOUT": "0.2"}
         assert resolve_provider(env=env) is None
-        assert time.monotonic() - started < 1.0
+        assert time.monotonic() - started < 3.0  # well before the 5 s answer
