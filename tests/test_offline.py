@@ -263,3 +263,34 @@ def test_estimator_runs_on_the_offline_engine():
     assert model.coverage_ == 1.0
     assert adjusted_rand_score(GOLD, model.labels_) > 0.5
     assert (model.predict(["my card did not arrive"]) >= 0).all()
+
+
+def _with_boilerplate(i: int, text: str) -> str:
+    """Every other text wrapped in greetings, thanks and a phone or card number of its own."""
+    if i % 2:
+        return text
+    if any("а" <= ch <= "я" for ch in text):
+        return (f"Здравствуйте! {text}. Буду благодарна за ответ, "
+                f"8 916 {100 + i:03d}-{10 + i:02d}-{20 + i:02d}")
+    return f"Hello, good morning! {text}. Kind regards, +44 7911 {123_000 + 7919 * i}"
+
+
+def test_greetings_and_personal_data_do_not_make_texts_alike():
+    # Half of every intent shares the same wrapper; clusters must follow the
+    # requests, not the wrapper, and names must not be made of it.
+    texts = [_with_boilerplate(i, t) for i, t in enumerate(TEXTS)]
+    proposals = engine().propose(texts, [])
+    assert {intent_of(p) for p in proposals} == set(INTENTS)
+    names = " ".join(p.name for p in proposals).lower()
+    for word in ("hello", "morning", "здравствуйте", "благодарна", "regards", "7911", "916"):
+        assert word not in names
+
+
+def test_features_leave_out_numbers_placeholders_and_function_words():
+    from sklearn_llmcluster.offline import _preprocess, _preprocess_words
+
+    chars = _preprocess("Карта 4111 1111 1111 1111 заблокирована, звоните <PHONE>, Ёлка")
+    assert not any(ch.isdigit() for ch in chars)
+    assert "phone" not in chars and "елка" in chars and "карта" in chars
+    words = _preprocess_words("Здравствуйте, у меня не работает карта")
+    assert words.replace(",", " ").split() == ["работает", "карта"]
