@@ -382,7 +382,10 @@ class ClusteringEngine:
                     if ids[uncovered[m]] is None:
                         ids[uncovered[m]] = cluster.id
                         assigned_here += 1
-            checked[uncovered] = len(self.registry)
+            # Texts the proposer saw but did not list stay "checked" only
+            # against the clusters before this round: the proposer may list
+            # a cluster's members incompletely, so the judge still offers them
+            # this round's clusters (next round's sample, or the sweep).
             # The proposer saw these texts and made nothing for them while it
             # still had room: they are not shown to it again (later clusters
             # are still offered to them by the judge).

@@ -7,6 +7,7 @@ de-duplication → propose/judge (:mod:`.engine`, with :mod:`.proposer`,
 
 from __future__ import annotations
 
+import copy
 import os
 import sys
 import warnings
@@ -435,12 +436,28 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
 
     def _partial(self, X: Any, *, first: bool, propose: bool = True) -> np.ndarray:
         texts = self._texts_from_input(X, reset=first)
-        if first:
-            self._setup()
-        labels, usage, created = self._cluster(texts, propose=propose)
-        self.registry_.record(labels, texts)
+        # A call that raises (a fatal provider error, the circuit breaker,
+        # Ctrl-C in a notebook) leaves the model as it was: unfitted after a
+        # first fit, else with the clusters it had, which still match
+        # clusters_ and labels_.
+        saved = None if first else copy.deepcopy(self.registry_)
+        try:
+            if first:
+                self._setup()
+            labels, usage, created = self._cluster(texts, propose=propose)
+            self.registry_.record(labels, texts)
+        except BaseException:
+            if first:
+                self._forget_fit()
+            else:
+                self.registry_ = saved
+            raise
         self._set_fitted(labels, usage, created)
         return labels
+
+    def _forget_fit(self) -> None:
+        for attr in [a for a in vars(self) if a.endswith("_") and not a.startswith("__")]:
+            delattr(self, attr)
 
     def _set_fitted(self, labels: np.ndarray, usage: LLMUsage, created: list[str]) -> None:
         self.labels_ = labels
@@ -455,7 +472,13 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         # their texts, so memory does not grow with the stream's texts.
         all_labels, total, created, rows = [], LLMUsage(), [], 0
         for number, chunk in enumerate(chunks):
-            labels = self._partial(chunk, first=first and number == 0)
+            try:
+                labels = self._partial(chunk, first=first and number == 0)
+            except Exception as exc:
+                exc.add_note(f"while processing chunk {number + 1} of the stream; " + (
+                    f"the model keeps the clusters of chunks 1-{number}" if number
+                    else "the model is left as it was"))
+                raise
             total.merge(self.llm_usage_)
             created.extend(self.new_cluster_ids_)
             all_labels.append(labels)
@@ -486,8 +509,7 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         -------
         self
         """
-        for attr in [a for a in vars(self) if a.endswith("_") and not a.startswith("__")]:
-            delattr(self, attr)
+        self._forget_fit()
         if is_chunk_stream(X):
             return self._stream(X, first=True)
         self._partial(X, first=True)

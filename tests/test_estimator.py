@@ -353,3 +353,95 @@ def test_no_warning_on_a_clean_run(intent_texts):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         make().fit(texts)
+
+
+def test_texts_a_proposer_saw_but_did_not_list_are_judged_against_its_clusters():
+    # LLMs list a cluster's members incompletely; the texts they leave out
+    # must still be offered the clusters made from their own sample.
+    import json
+
+    from sklearn_llmcluster.datasets import load_demo
+    from sklearn_llmcluster.testing import OracleProvider
+
+    df = load_demo("en").head(150)
+
+    class ListsHalfTheMembers(OracleProvider):
+        def complete(self, messages, **kw):
+            answer = json.loads(super().complete(messages, **kw))
+            for cluster in answer.get("clusters", []):
+                cluster["members"] = cluster["members"][::2]
+            return json.dumps(answer)
+
+    model = LLMClusterer(provider=ListsHalfTheMembers(dict(zip(df.text, df.label))),
+                         random_state=0)
+    labels = model.fit_predict(df.text)
+    assert model.coverage_ == 1.0
+    assert np.array_equal(labels, model.predict(df.text))
+
+
+class _DiesWhenArmed(ScriptedProvider):
+    """Answers like ScriptedProvider until armed, then fails the first judge call after a proposal."""
+
+    armed = proposed = False
+
+    def complete(self, messages, *, json_schema=None, **kw):
+        judging = "assignments" in (json_schema or {}).get("properties", {})
+        if self.armed and not judging:
+            self.proposed = True
+        if self.armed and self.proposed and judging:
+            from sklearn_llmcluster.exceptions import AuthenticationError
+
+            raise AuthenticationError("key revoked")
+        return super().complete(messages, json_schema=json_schema, **kw)
+
+
+def test_a_partial_fit_that_raises_leaves_the_model_as_it_was():
+    from sklearn_llmcluster.exceptions import AuthenticationError
+
+    provider = _DiesWhenArmed()
+    model = make(provider=provider, batch_size=2, proposal_size=3, max_new_clusters=1)
+    model.fit(["card a", "login b"])
+    before = (pickle.dumps(model.registry_), model.labels_.copy(), list(model.clusters_))
+    provider.armed = True
+    with pytest.raises(AuthenticationError):
+        model.partial_fit(["card x", "refund a", "refund b", "delivery c", "delivery d"])
+    assert pickle.dumps(model.registry_) == before[0]
+    assert np.array_equal(model.labels_, before[1]) and model.clusters_ == before[2]
+    provider.armed = False
+    assert model.predict(["refund a"]).tolist() == [-1]
+    model.partial_fit(["weather today"])
+    assert [c.id for c in model.clusters_][:2] == [c.id for c in before[2]]
+    assert all(c.size > 0 for c in model.clusters_)
+
+
+def test_a_first_fit_that_raises_leaves_the_model_unfitted():
+    from sklearn.exceptions import NotFittedError
+
+    from sklearn_llmcluster.exceptions import AuthenticationError
+
+    provider = _DiesWhenArmed()
+    provider.armed = True
+    model = make(provider=provider, batch_size=2, proposal_size=3, max_new_clusters=1)
+    with pytest.raises(AuthenticationError):
+        model.fit(["card a", "card b", "login c", "login d", "refund e"])
+    assert not [a for a in vars(model) if a.endswith("_")]
+    with pytest.raises(NotFittedError):
+        model.predict(["card a"])
+
+
+def test_a_stream_that_fails_says_which_chunk_and_what_the_model_keeps():
+    from sklearn_llmcluster.exceptions import AuthenticationError
+
+    provider = _DiesWhenArmed()
+    model = make(provider=provider, batch_size=2, proposal_size=3, max_new_clusters=1)
+
+    def chunks():
+        yield ["card a", "login b"]
+        provider.armed = True
+        yield ["refund a", "refund b", "delivery c"]
+
+    with pytest.raises(AuthenticationError) as info:
+        model.fit(chunks())
+    assert "chunk 2" in "".join(info.value.__notes__)
+    assert "chunks 1-1" in "".join(info.value.__notes__)
+    assert model.n_clusters_ == len(model.registry_)
