@@ -7,12 +7,19 @@ what the LLM calls of one run cost.
 
 from __future__ import annotations
 
+import json
+import numbers
 import threading
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from .text_normalization import truncate
+
 __all__ = ["Cluster", "Proposal", "LLMUsage", "utc_now"]
+
+# The values of Cluster.status.
+_STATUSES = ("tentative", "active")
 
 
 def utc_now() -> str:
@@ -103,9 +110,123 @@ class Cluster:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Cluster":
-        """Build a cluster from :meth:`to_dict` output; unknown keys are ignored."""
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        """Build a cluster from :meth:`to_dict` output, or a hand-edited copy, checking every field.
+
+        Parameters
+        ----------
+        data : dict
+            ``id`` and ``name`` are required: ``id`` non-empty text without
+            spaces at its ends, ``name`` text that is not blank (its
+            surrounding whitespace is removed). ``summary``, ``criteria``,
+            ``created_at`` and ``updated_at`` are text, ``size`` a whole
+            number of 0 or more, ``examples`` a list of texts, ``status``
+            ``"tentative"`` or ``"active"``. An optional field that is
+            missing or ``null`` takes its default (``""``, ``0``, ``[]``,
+            ``"tentative"``, the current time). Unknown keys are ignored.
+
+        Returns
+        -------
+        Cluster
+
+        Raises
+        ------
+        ValueError
+            If ``data`` is not a dict, or a field is missing or has a wrong
+            type or value; the message names the field, shows the value and
+            an example of a valid one.
+        """
+        return cls(**_checked_fields(data))
+
+
+def _checked_fields(data: Any, *, free_id: str = "c1") -> dict[str, Any]:
+    """The arguments of :class:`Cluster` from ``data``, checked as :meth:`Cluster.from_dict` says.
+
+    ``free_id`` is the id the messages suggest for a missing or wrong ``id``.
+    """
+    valid = dict(_EXAMPLES, id=f'"id": "{free_id}"')
+
+    def wrong(name: str, expected: str, value: Any) -> ValueError:
+        return ValueError(f'"{name}" must be {expected}, like {valid[name]}; '
+                          f"got {_shown(value)}")
+
+    if not isinstance(data, dict):
+        raise ValueError(f'a cluster must be an object, like {{{valid["id"]}, '
+                         f'{valid["name"]}, ...}}; got {_shown(data)}')
+    values: dict[str, Any] = {}
+    for name in ("id", "name"):
+        if name not in data:
+            raise ValueError(f'"{name}" is missing; add it, like {valid[name]}')
+        if not isinstance(data[name], str):
+            raise wrong(name, "text", data[name])
+        values[name] = data[name]
+    if not values["id"] or values["id"] != values["id"].strip():
+        raise wrong("id", "non-empty text without spaces at its ends", values["id"])
+    values["name"] = values["name"].strip()
+    if not values["name"]:
+        raise wrong("name", "text that is not blank", data["name"])
+    # An optional field that is null counts as missing: it takes its default.
+    for name in ("summary", "criteria", "created_at", "updated_at"):
+        value = data.get(name)
+        if value is not None:
+            if not isinstance(value, str):
+                raise wrong(name, "text", value)
+            values[name] = value
+    size = data.get("size")
+    if size is not None:
+        if isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < 0:
+            raise wrong("size", "a whole number of 0 or more", size)
+        values["size"] = int(size)
+    texts = data.get("examples")
+    if texts is not None:
+        if not isinstance(texts, (list, tuple)):
+            raise wrong("examples", "a list of texts", texts)
+        for position, text in enumerate(texts):
+            if not isinstance(text, str):
+                raise ValueError(f'"examples" must be a list of texts, like {valid["examples"]}; '
+                                 f"item {position} is {_shown(text)}")
+        values["examples"] = list(texts)
+    status = data.get("status")
+    if status is not None:
+        if not isinstance(status, str) or status not in _STATUSES:
+            raise wrong("status", '"tentative" or "active"', status)
+        values["status"] = status
+    return values
+
+
+# A valid value of each field of a cluster, as it reads in a clusters file.
+_EXAMPLES = {
+    "id": '"id": "c1"',
+    "name": '"name": "Card blocked"',
+    "summary": '"summary": "The card is blocked."',
+    "criteria": '"criteria": "The request is about a blocked card."',
+    "size": '"size": 3',
+    "examples": '"examples": ["my card is blocked"]',
+    "status": '"status": "active"',
+    "created_at": '"created_at": "2025-01-31T12:00:00+00:00"',
+    "updated_at": '"updated_at": "2025-01-31T12:00:00+00:00"',
+}
+
+
+def _shown(value: Any) -> str:
+    """``value`` as it reads in a JSON file, cut to 60 characters, and its JSON type."""
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        text = repr(value)
+    text = truncate(text, 60)
+    if value is None or isinstance(value, bool):
+        return text
+    if isinstance(value, str):
+        kind = "text"
+    elif isinstance(value, numbers.Number):
+        kind = "a number"
+    elif isinstance(value, (list, tuple)):
+        kind = "a list"
+    elif isinstance(value, dict):
+        kind = "an object"
+    else:
+        kind = type(value).__name__
+    return f"{text} ({kind})"
 
 
 _USAGE_COUNTERS = (

@@ -3,22 +3,37 @@
 A registry owns the clusters of one model. Cluster ``k`` of the registry is
 label ``k`` of the estimator; clusters are never removed or renumbered, so
 labels and ids stay stable across ``partial_fit`` calls.
+
+The clusters file (:func:`save_clusters`, :func:`load_clusters`) is JSON that
+people may edit; loading checks every field and names the file, the cluster
+and the field of any problem.
 """
 
 from __future__ import annotations
 
 import json
+import numbers
 import os
-from typing import Iterable, Sequence
+import re
+from typing import Any, Iterable, Sequence
 
 from .atomic_io import atomic_write_text
-from .records import Cluster, Proposal, utc_now
-from .text_normalization import name_key
+from .prompts import NONE_ID
+from .records import Cluster, Proposal, _checked_fields, _shown, utc_now
+from .text_normalization import name_key, truncate
 
 __all__ = ["ClusterRegistry", "save_clusters", "load_clusters", "FORMAT_NAME", "FORMAT_VERSION"]
 
 FORMAT_NAME = "sklearn_llmcluster.clusters"
 FORMAT_VERSION = 1
+
+# Ids the registry generates: "c" and a number.
+_GENERATED_ID = re.compile(r"c([0-9]+)")
+
+
+def _is_count(value: Any) -> bool:
+    """Whether ``value`` is a whole number of 0 or more (``True``/``False`` are not)."""
+    return not isinstance(value, bool) and isinstance(value, numbers.Integral) and value >= 0
 
 
 class ClusterRegistry:
@@ -29,9 +44,16 @@ class ClusterRegistry:
     clusters : iterable of Cluster, optional
         Clusters to start from (e.g. loaded from JSON).
     min_cluster_size : int, default=5
-        A cluster is ``"tentative"`` until its size reaches this, then ``"active"``.
+        A cluster is ``"tentative"`` until its size reaches this, then
+        ``"active"``. Setting the attribute recomputes every status.
     max_examples : int, default=5
         Member texts kept per cluster.
+
+    Notes
+    -----
+    The statuses of the given ``clusters`` are recomputed from their sizes.
+    New clusters get the ids ``"c<number>"``, numbered after the highest such
+    id the registry has held; ids of discarded clusters are not reused.
     """
 
     def __init__(
@@ -41,7 +63,6 @@ class ClusterRegistry:
         min_cluster_size: int = 5,
         max_examples: int = 5,
     ) -> None:
-        self.min_cluster_size = min_cluster_size
         self.max_examples = max_examples
         self.clusters: list[Cluster] = []
         self._index_by_id: dict[str, int] = {}
@@ -49,11 +70,38 @@ class ClusterRegistry:
         self._next_number = 1
         for cluster in clusters:
             self._append(cluster)
+        self.min_cluster_size = min_cluster_size
 
     def __len__(self) -> int:
         return len(self.clusters)
 
+    def __setstate__(self, state: dict) -> None:
+        # Pickles of earlier versions hold min_cluster_size as a plain attribute.
+        if "min_cluster_size" in state:
+            state["_min_cluster_size"] = state.pop("min_cluster_size")
+        self.__dict__.update(state)
+
+    @property
+    def min_cluster_size(self) -> int:
+        """Size from which a cluster is ``"active"``; setting it recomputes every status."""
+        return self._min_cluster_size
+
+    @min_cluster_size.setter
+    def min_cluster_size(self, value: int) -> None:
+        if not _is_count(value):
+            raise ValueError(f"min_cluster_size must be a non-negative integer, got {value!r}")
+        self._min_cluster_size = int(value)
+        self._update_statuses()
+
+    def _update_statuses(self) -> None:
+        for cluster in self.clusters:
+            cluster.status = "active" if cluster.size >= self._min_cluster_size else "tentative"
+
     def _append(self, cluster: Cluster) -> int:
+        if not isinstance(cluster.id, str) or not cluster.id:
+            raise ValueError(f"cluster id must be a non-empty string, got {cluster.id!r}")
+        if not isinstance(cluster.name, str):
+            raise ValueError(f"cluster name must be a string, got {cluster.name!r}")
         if cluster.id in self._index_by_id:
             raise ValueError(f"duplicate cluster id {cluster.id!r}")
         key = name_key(cluster.name)
@@ -63,8 +111,9 @@ class ClusterRegistry:
         self.clusters.append(cluster)
         self._index_by_id[cluster.id] = index
         self._index_by_name[key] = index
-        if cluster.id.startswith("c") and cluster.id[1:].isdigit():
-            self._next_number = max(self._next_number, int(cluster.id[1:]) + 1)
+        match = _GENERATED_ID.fullmatch(cluster.id)
+        if match:
+            self._next_number = max(self._next_number, int(match.group(1)) + 1)
         return index
 
     def index_of(self, cluster_id: str) -> int:
@@ -142,67 +191,214 @@ class ClusterRegistry:
             cluster = self.clusters[label]
             cluster.size += n
             cluster.updated_at = now
-        for cluster in self.clusters:
-            cluster.status = "active" if cluster.size >= self.min_cluster_size else "tentative"
+        self._update_statuses()
 
     # -- persistence -------------------------------------------------------
     def to_json_dict(self) -> dict:
+        """The clusters file's content: format, settings, next id and clusters."""
         return {
             "format": FORMAT_NAME,
             "format_version": FORMAT_VERSION,
             "saved_at": utc_now(),
             "min_cluster_size": self.min_cluster_size,
+            "next_id": f"c{self._next_number}",
             "clusters": [c.to_dict() for c in self.clusters],
         }
 
     @classmethod
-    def from_json_dict(cls, data: dict) -> "ClusterRegistry":
+    def from_json_dict(cls, data: dict, *, source: str | os.PathLike | None = None
+                       ) -> "ClusterRegistry":
+        """Registry from :meth:`to_json_dict` output, or a hand-edited copy, checking every field.
+
+        Parameters
+        ----------
+        data : dict
+            Parsed clusters file. Each cluster is checked by
+            :meth:`Cluster.from_dict <sklearn_llmcluster.Cluster.from_dict>`;
+            ids must be unique and other than ``"none"`` (the judge's answer
+            for "no cluster"), names unique after normalisation.
+            ``min_cluster_size`` (default 5) must be a whole number of 0 or
+            more; the statuses are recomputed with it. ``next_id`` (optional,
+            ``"c<number>"``) is the id the next new cluster gets; without it,
+            or when it is lower, new ids continue after the highest
+            ``c<number>`` id.
+        source : str or path-like, optional
+            The file ``data`` was read from, named in error messages.
+
+        Returns
+        -------
+        ClusterRegistry
+
+        Raises
+        ------
+        ValueError
+            If ``data`` is not a clusters file, has an unsupported version,
+            or a field is missing or wrong. The message names the file, the
+            cluster (its position in ``"clusters"``, id and name) and the field.
+        """
+        where = f"{source}: " if source is not None else ""
+        fix = ("; correct it in the file and load it again" if source is not None else "")
         if not isinstance(data, dict) or data.get("format") != FORMAT_NAME:
             raise ValueError(
-                f"not a clusters file: expected \"format\": \"{FORMAT_NAME}\" "
+                f"{where}not a clusters file: expected \"format\": \"{FORMAT_NAME}\" "
                 "(write one with save_clusters)"
             )
         version = data.get("format_version")
         if version != FORMAT_VERSION:
             raise ValueError(
-                f"clusters file format_version {version!r} is not supported "
+                f"{where}clusters file format_version {version!r} is not supported "
                 f"(this version reads {FORMAT_VERSION})"
             )
-        return cls(
-            (Cluster.from_dict(c) for c in data.get("clusters", [])),
-            min_cluster_size=int(data.get("min_cluster_size", 5)),
-        )
+        min_cluster_size = data.get("min_cluster_size", 5)
+        if not _is_count(min_cluster_size):
+            raise ValueError(f'{where}"min_cluster_size" must be a whole number of 0 or more, '
+                             f'like "min_cluster_size": 5; got {_shown(min_cluster_size)}{fix}')
+        next_id = data.get("next_id")
+        next_number = 1
+        if next_id is not None:
+            match = isinstance(next_id, str) and _GENERATED_ID.fullmatch(next_id)
+            if not match or int(match.group(1)) < 1:
+                raise ValueError(f'{where}"next_id" must be "c" and a number of 1 or more, '
+                                 f'like "next_id": "c4"; got {_shown(next_id)} (or remove it: '
+                                 f"new ids then continue after the highest one){fix}")
+            next_number = int(match.group(1))
+        items = data.get("clusters", [])
+        if not isinstance(items, list):
+            raise ValueError(f'{where}"clusters" must be a list of clusters, like '
+                             f'"clusters": [{{"id": "c1", "name": "Card blocked"}}]; '
+                             f"got {_shown(items)}{fix}")
+
+        free_id = _free_id(items, next_number)
+        clusters: list[Cluster] = []
+        first_with_id: dict[str, int] = {}
+        first_with_name: dict[str, int] = {}
+        for index, item in enumerate(items):
+            label = _describe(index, item)
+            try:
+                cluster = Cluster(**_checked_fields(item, free_id=free_id))
+            except ValueError as exc:
+                raise ValueError(f"{where}{label}: {exc}{fix}") from None
+            if cluster.id == NONE_ID:
+                raise ValueError(
+                    f'{where}{label}: "id" must not be "{NONE_ID}", the judge\'s answer for '
+                    f'"no cluster"; give it an id no other cluster has, like '
+                    f'"id": "{free_id}"{fix}')
+            earlier = first_with_id.setdefault(cluster.id, index)
+            if earlier != index:
+                raise ValueError(
+                    f"{where}{label}: id {_quoted(cluster.id)} is also the id of "
+                    f"{_describe(earlier, items[earlier])}; ids must be unique: give one of them "
+                    f'an id no other cluster has, like "id": "{free_id}"'
+                    f"{fix}")
+            earlier = first_with_name.setdefault(name_key(cluster.name), index)
+            if earlier != index:
+                raise ValueError(
+                    f"{where}{label}: name {_quoted(cluster.name)} is the same as the name of "
+                    f"{_describe(earlier, items[earlier])} (names are compared ignoring case, "
+                    "spaces and surrounding punctuation); rename one of them, or merge the "
+                    f"two clusters into one{fix}")
+            clusters.append(cluster)
+        registry = cls(clusters, min_cluster_size=int(min_cluster_size))
+        registry._next_number = max(registry._next_number, next_number)
+        return registry
+
+
+def _describe(index: int, item: Any) -> str:
+    """How an error message names cluster ``index`` of a file: position, id and name."""
+    label = f"clusters[{index}]"
+    if isinstance(item, dict):
+        known = [f"{key} {_quoted(item[key])}"
+                 for key in ("id", "name") if isinstance(item.get(key), str)]
+        if known:
+            label += f" ({', '.join(known)})"
+    return label
+
+
+def _quoted(text: str) -> str:
+    """``text`` in JSON quotes, cut to 40 characters."""
+    return truncate(json.dumps(text, ensure_ascii=False), 40)
+
+
+def _free_id(items: Sequence[Any], next_number: int) -> str:
+    """An id that neither the registry would generate nor any of ``items`` has."""
+    number = next_number
+    for item in items:
+        cid = item.get("id") if isinstance(item, dict) else None
+        match = _GENERATED_ID.fullmatch(cid) if isinstance(cid, str) else None
+        if match:
+            number = max(number, int(match.group(1)) + 1)
+    return f"c{number}"
 
 
 def save_clusters(clusters: ClusterRegistry | Sequence[Cluster], path: str | os.PathLike) -> None:
     """Write clusters as human-readable UTF-8 JSON (Cyrillic stays Cyrillic).
 
+    The file holds the clusters, the ``min_cluster_size`` their statuses
+    follow, and ``next_id``, the id the next new cluster gets (so ids stay
+    unique across a save and a load). Nothing is written that
+    :func:`load_clusters` would refuse.
+
     Parameters
     ----------
     clusters : ClusterRegistry or list of Cluster
+        A plain list is checked as :func:`load_clusters` checks a file, and
+        saved with ``min_cluster_size`` 5 and the statuses that follow from
+        it; the given clusters are not changed.
     path : str or path-like
-    """
-    registry = clusters if isinstance(clusters, ClusterRegistry) else ClusterRegistry(clusters)
-    text = json.dumps(registry.to_json_dict(), ensure_ascii=False, indent=2)
-    atomic_write_text(path, text + "\n")
-
-
-def load_clusters(path: str | os.PathLike) -> list[Cluster]:
-    """Read clusters written by :func:`save_clusters`.
 
     Raises
     ------
     ValueError
-        If the file is not a clusters file or has an unsupported format version.
+        If a cluster has a missing or wrong field, or two share an id or a
+        name; the message names the cluster and the field.
+    """
+    try:
+        if isinstance(clusters, ClusterRegistry):
+            data = clusters.to_json_dict()
+            ClusterRegistry.from_json_dict(data)
+        else:
+            data = ClusterRegistry.from_json_dict({
+                "format": FORMAT_NAME, "format_version": FORMAT_VERSION,
+                "clusters": [c.to_dict() if isinstance(c, Cluster) else c for c in clusters],
+            }).to_json_dict()
+    except ValueError as exc:
+        raise ValueError(f"clusters not saved to {path}: {exc}") from None
+    text = json.dumps(data, ensure_ascii=False, indent=2)
+    atomic_write_text(path, text + "\n")
+
+
+def load_clusters(path: str | os.PathLike) -> list[Cluster]:
+    """Read clusters written by :func:`save_clusters` (and perhaps edited by hand).
+
+    Every field is checked (see :meth:`ClusterRegistry.from_json_dict
+    <sklearn_llmcluster.ClusterRegistry.from_json_dict>`), and the statuses
+    are recomputed with the file's ``min_cluster_size``.
+
+    Parameters
+    ----------
+    path : str or path-like
+
+    Returns
+    -------
+    list of Cluster
+
+    Raises
+    ------
+    ValueError
+        If the file is not UTF-8 JSON, not a clusters file, has an
+        unsupported format version, or a missing or wrong field; the message
+        names the file, the cluster (position, id and name) and the field.
     """
     return load_registry(path).clusters
 
 
 def load_registry(path: str | os.PathLike) -> ClusterRegistry:
-    """Read a clusters file into a :class:`ClusterRegistry`."""
+    """Read a clusters file into a :class:`ClusterRegistry`, checked as in :func:`load_clusters`."""
     with open(path, encoding="utf-8") as fh:
         try:
             data = json.load(fh)
         except json.JSONDecodeError as exc:
             raise ValueError(f"{path} is not valid JSON: {exc}") from None
-    return ClusterRegistry.from_json_dict(data)
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"{path} is not UTF-8 text: {exc}; save it as UTF-8") from None
+    return ClusterRegistry.from_json_dict(data, source=path)
