@@ -294,3 +294,22 @@ def test_features_leave_out_numbers_placeholders_and_function_words():
     assert "phone" not in chars and "елка" in chars and "карта" in chars
     words = _preprocess_words("Здравствуйте, у меня не работает карта")
     assert words.replace(",", " ").split() == ["работает", "карта"]
+
+
+def test_texts_with_no_features_are_claimed_by_no_cluster():
+    # Digits only, or words no other text shares (from 100 texts on, n-grams
+    # seen once are not features): nothing to group them by.
+    texts = TEXTS + [t + "!" for t in TEXTS] + [t.upper() for t in TEXTS]
+    junk = ["12345", "89161234567", "NA", "=SUM(A1:A2)"]
+    proposals = engine().propose(texts + junk, [])
+    members = {m for p in proposals for m in p.members}
+    assert not members & set(range(len(texts), len(texts) + len(junk)))
+    assert len(members) == len(texts)
+
+
+def test_a_saved_engine_keeps_no_introspection_data_and_single_precision_components():
+    eng = engine()
+    eng.propose(TEXTS * 3 + [t.upper() for t in TEXTS], [])
+    space = pickle.loads(pickle.dumps(eng))._space
+    assert all(getattr(v, "stop_words_", None) is None for v in space.vectorizers)
+    assert space.svd.components_.dtype == np.float32
