@@ -232,6 +232,9 @@ class ClusteringEngine:
         clusters = list(clusters)
         # Failed batches get one more pass at the end: most failures (timeouts,
         # overload) are transient, and by then the server has had time to recover.
+        # A failure the second pass recovers is logged, not counted in
+        # failed_calls or warned about: its texts are labelled.
+        unsettled: dict[int, LLMUsage] = {}  # first failure of each batch, by id(batch)
         for attempt in range(2):
             if attempt:
                 usage.add(retries=len(batches))
@@ -243,21 +246,33 @@ class ClusteringEngine:
                     for batch in wave
                 )
                 for batch, (answers, batch_usage, remote) in zip(wave, outputs):
-                    usage.merge(batch_usage)
                     if remote is not None:
                         self.breaker.absorb(remote, answers is not None)
                         if self.budget is not None:
                             self.budget.charge(batch_usage.calls, batch_usage.total_tokens)
                     if answers is None:
                         failed.append(batch)
-                        continue
-                    for i, cid in zip(batch, answers):
-                        result[i] = cid
+                        if attempt == 0:
+                            unsettled[id(batch)] = batch_usage
+                            continue
+                    elif id(batch) in unsettled:
+                        first = unsettled.pop(id(batch))
+                        logger.info("a judge call failed and succeeded on retry: %s",
+                                    "; ".join(first.notes))
+                        first.notes.clear()
+                        first.failed_calls = 0
+                        usage.merge(first)
+                    usage.merge(batch_usage)
+                    if answers is not None:
+                        for i, cid in zip(batch, answers):
+                            result[i] = cid
                 if self.budget_exhausted:
                     break  # later waves stay unassigned
             batches = failed
             if not batches or self.budget_exhausted:
                 break
+        for first in unsettled.values():
+            usage.merge(first)  # failed, and never retried or failed again
         self.breaker.check_something_worked()
         return result
 
@@ -357,7 +372,12 @@ class ClusteringEngine:
             raw, call_usage = _guarded_call(
                 self.breaker, self.proposer.propose, [texts[i] for i in uncovered],
                 list(self.registry.clusters))
-            usage.merge(call_usage)
+            if raw is None and call_usage.failed_calls:
+                # Settled at the end of discover(): a failure only counts
+                # (and warns) if texts it was about end up unassigned.
+                self._failed_proposal_usage.append(call_usage)
+            else:
+                usage.merge(call_usage)
             if raw is None and call_usage.failed_calls and not self.budget_exhausted:
                 # The call failed (timeout, overload): no verdict on these
                 # texts, so another sample is drawn; max_rounds and the
@@ -444,6 +464,7 @@ class ClusteringEngine:
             checked = np.full(n, len(self.registry), dtype=np.intp)
         exhausted = np.zeros(n, dtype=bool)
         self._failed_proposals = np.zeros(n, dtype=np.intp)
+        self._failed_proposal_usage: list[LLMUsage] = []
         created: list[Cluster] = []
         rounds = [0]
         while not self.budget_exhausted:
@@ -452,6 +473,14 @@ class ClusteringEngine:
             self._catch_up(texts, ids, range(n), checked, usage)
             if not new:
                 break
+        lost = any(ids[i] is None for i in np.flatnonzero(self._failed_proposals))
+        for call_usage in self._failed_proposal_usage:
+            if not lost:
+                logger.info("a proposal call failed and later rounds made up for it: %s",
+                            "; ".join(call_usage.notes))
+                call_usage.notes.clear()
+                call_usage.failed_calls = 0
+            usage.merge(call_usage)
         self.breaker.check_something_worked()
         used = {cid for cid in ids if cid is not None}
         self.registry.discard([c.id for c in created if c.id not in used])

@@ -445,3 +445,35 @@ def test_a_stream_that_fails_says_which_chunk_and_what_the_model_keeps():
     assert "chunk 2" in "".join(info.value.__notes__)
     assert "chunks 1-1" in "".join(info.value.__notes__)
     assert model.n_clusters_ == len(model.registry_)
+
+
+def test_failures_a_retry_recovers_are_neither_counted_nor_warned_about(intent_texts, caplog):
+    import logging
+
+    from sklearn_llmcluster import ProviderUnavailableError
+
+    texts, _ = intent_texts
+
+    class FailsEachPromptOnce(ScriptedProvider):
+        """A transient outage: the first proposal call, and every other new judge prompt, fail once."""
+
+        def __init__(self):
+            super().__init__()
+            self.seen = set()
+
+        def complete(self, messages, **kw):
+            key = messages[-1]["content"]
+            judging = "assignments" in kw["json_schema"]["properties"]
+            if key not in self.seen:
+                self.seen.add(key)
+                if (len(self.seen) % 2 if judging else len(self.seen) == 1):
+                    raise ProviderUnavailableError("503 overloaded")
+            return super().complete(messages, **kw)
+
+    model = make(provider=FailsEachPromptOnce(), max_retries=0, proposal_size=4, batch_size=2)
+    with warnings.catch_warnings(), caplog.at_level(logging.INFO, "sklearn_llmcluster"):
+        warnings.simplefilter("error", LLMClusterWarning)
+        model.fit(texts)
+    assert model.coverage_ == 1.0
+    assert model.llm_usage_.failed_calls == 0 and model.llm_usage_.retries > 0
+    assert "succeeded on retry" in caplog.text and "made up for it" in caplog.text
