@@ -2,7 +2,9 @@
 
 Provider failures form one hierarchy rooted in :class:`ProviderError`, so
 callers can catch broadly or precisely. Messages name the provider, the model
-and the URL and say what to do; they never contain an API key.
+and the URL and say what to do; they never contain an API key, nor the
+credentials a URL may carry (``user:pass@``, ``?api_key=...``): the errors
+below mask those wherever they were built.
 """
 
 from __future__ import annotations
@@ -31,12 +33,26 @@ class LLMClusterWarning(UserWarning):
     """Something went wrong but the run finished: failed calls, budget, offline fallback."""
 
 
+def _redact(text, *, url: bool = False):
+    """``text`` (a message, or with ``url=True`` one URL) with URL credentials masked."""
+    # Imported here: the providers package imports this module.
+    from .providers._urls import redact_url, redact_urls_in_text
+
+    return redact_url(text) if url else redact_urls_in_text(text)
+
+
 class LLMClusterError(Exception):
     """Base class of every error this library raises on purpose."""
 
 
 class ConfigurationError(LLMClusterError, ValueError):
-    """A provider spec, environment variable or parameter cannot be used."""
+    """A provider spec, environment variable or parameter cannot be used.
+
+    A URL in the message is shown with its credentials masked.
+    """
+
+    def __init__(self, *args) -> None:
+        super().__init__(*(_redact(arg) for arg in args))
 
 
 class ProviderError(LLMClusterError):
@@ -49,7 +65,8 @@ class ProviderError(LLMClusterError):
     model : str or None
         Model name.
     url : str or None
-        Endpoint that was called (never with credentials).
+        Endpoint that was called (never with credentials: user info and
+        secret query values are masked as ``***``, as in the message).
     status_code : int or None
         HTTP status when there was one.
     retryable : bool
@@ -71,10 +88,11 @@ class ProviderError(LLMClusterError):
         status_code: int | None = None,
         retry_after: float | None = None,
     ) -> None:
-        super().__init__(message)
+        # Providers pass URLs masked already; this catches any other path.
+        super().__init__(_redact(message))
         self.provider = provider
         self.model = model
-        self.url = url
+        self.url = _redact(url, url=True)
         self.status_code = status_code
         self.retry_after = retry_after
 

@@ -298,3 +298,84 @@ def test_missing_key_fails_before_any_request(server, monkeypatch, tmp_path):
     with pytest.raises(AuthenticationError, match="OPENAI_API_KEY"):
         provider.complete(CHAT)
     assert server.requests == []
+
+
+# -- Credentials in the URL (providers/_urls.py) ---------------------------------------
+
+URL_PASSWORD = "pw-URLPASS-31"
+URL_SECRET = "q-URLSECRET-42"
+
+
+class _QueryBlindOpenAI(FakeOpenAI):
+    """Routes on the path alone, as a real server does with a query it ignores."""
+
+    def route(self, request):
+        import dataclasses
+
+        return super().route(dataclasses.replace(request, path=request.path.split("?")[0]))
+
+
+@pytest.fixture
+def query_server():
+    with _QueryBlindOpenAI(api_key=KEY) as fake:
+        yield fake
+
+
+def test_redact_url_masks_userinfo_and_secret_parameters_only():
+    from sklearn_llmcluster.providers._urls import redact_url
+
+    url = (f"http://bob:{URL_PASSWORD}@10.0.0.2:8000/v1?api-version=2024&api_key={URL_SECRET}"
+           f"&X-Api-Key={URL_SECRET}&token={URL_SECRET}&sig={URL_SECRET}")
+    shown = redact_url(url)
+    assert shown == ("http://***@10.0.0.2:8000/v1?api-version=2024&api_key=***&X-Api-Key=***"
+                     "&token=***&sig=***")
+    assert redact_url(shown) == shown  # idempotent
+    assert redact_url(url, strip=True) == "http://10.0.0.2:8000/v1?api-version=2024"
+    assert redact_url("http://127.0.0.1:8000/v1?n=1") == "http://127.0.0.1:8000/v1?n=1"
+    assert redact_url(f"bob:{URL_PASSWORD}@gpu-box:8000/v1") == "***@gpu-box:8000/v1"
+    assert redact_url(None) is None
+
+
+def test_query_string_of_the_base_url_goes_after_the_request_path(query_server):
+    server = query_server
+    provider = OpenAICompatibleProvider(
+        "m", f"{server.url}/v1?api-version=2024&key={URL_SECRET}", api_key=KEY, **FAST)
+    assert provider.base_url == f"{server.url}/v1?api-version=2024&key=***"
+    provider.complete(CHAT)
+    assert server.requests[-1].path == f"/v1/chat/completions?api-version=2024&key={URL_SECRET}"
+    # Without a path, /v1 is added before the query too.
+    bare = OpenAICompatibleProvider("m", f"{server.url}?key={URL_SECRET}")
+    assert bare._url("/chat/completions") == f"{server.url}/v1/chat/completions?key={URL_SECRET}"
+    ollama = OllamaProvider("qwen3:30b", f"{server.url}/api/?key={URL_SECRET}")
+    assert ollama._url("/api/chat") == f"{server.url}/api/chat?key={URL_SECRET}"
+
+
+def test_requests_own_exception_messages_are_masked_when_wrapped():
+    import requests
+
+    from sklearn_llmcluster.providers._urls import redact_urls_in_text
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url = f"http://bob:{URL_PASSWORD}@127.0.0.1:{port}/v1/chat?api_key={URL_SECRET}"
+    with pytest.raises(requests.exceptions.ConnectionError) as info:
+        requests.get(url, timeout=2)
+    assert URL_SECRET in str(info.value)  # requests quotes the path and query
+    assert URL_SECRET not in redact_urls_in_text(str(info.value))
+    provider = OpenAICompatibleProvider("m", url.rsplit("/chat", 1)[0], **FAST)
+    err = provider._transport_error(info.value, provider._url("/chat"))
+    for text in (str(err), repr(err), err.url, pickle.dumps(err)):
+        assert URL_SECRET not in str(text) and URL_PASSWORD not in str(text)
+    assert err.__cause__ is None and err.__context__ is None
+
+
+def test_urllib3_request_lines_are_masked(query_server, caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    provider = OpenAIProvider("gpt-4o-mini", f"{query_server.url}/v1?api_key={URL_SECRET}",
+                              api_key=KEY, **FAST)
+    provider.complete(CHAT)
+    assert "/v1/chat/completions?api_key=***" in caplog.text  # the line is still there
+    assert URL_SECRET not in caplog.text

@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass
 from datetime import timezone
 from typing import Any, Callable
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 import requests
@@ -44,6 +44,13 @@ from ..exceptions import (
     ProviderUnavailableError,
     QuotaExceededError,
     RateLimitError,
+)
+from ._urls import (
+    hide_url_secrets_in_logs,
+    join_url,
+    redact_url,
+    redact_urls_in_text,
+    url_secrets,
 )
 
 __all__ = ["HTTPProvider", "ErrorInfo", "parse_retry_after", "host_is_remote"]
@@ -258,7 +265,12 @@ class HTTPProvider:
     model : str
         Model name as the server knows it.
     base_url : str
-        Server URL without a trailing slash.
+        Server URL (a trailing slash is removed). It may carry credentials,
+        ``http://user:pass@host/v1`` or a query string such as
+        ``?api_key=...`` (kept after the request path); like the API key
+        they are used for requests only, shown masked (``***``) in
+        :attr:`base_url`, ``repr``, logs and exceptions, and never pickled:
+        an unpickled provider sends the URL without them.
     api_key : str, optional
         Secret; when omitted it is read from the environment variable
         ``api_key_env`` (or ``.env``) at request time. Never shown in
@@ -313,10 +325,19 @@ class HTTPProvider:
             raise ConfigurationError(f"{self.vendor} provider needs a model name")
         if not base_url or urlsplit(base_url).scheme not in ("http", "https"):
             raise ConfigurationError(
-                f"{self.vendor} base URL must start with http:// or https://, got {base_url!r}"
+                f"{self.vendor} base URL must start with http:// or https://, "
+                f"got {redact_url(base_url)!r}"
             )
+        parts = urlsplit(base_url)
+        base_url = urlunsplit(parts._replace(path=parts.path.rstrip("/"), fragment=""))
         self.model = model
-        self.base_url = base_url.rstrip("/")
+        #: The URL as it may be shown: credentials masked (see :func:`redact_url`).
+        self.base_url = redact_url(base_url)
+        # The URL requests go to, when it differs: credentials included, so
+        # it never leaves the process (dropped from pickles like the key).
+        self._secret_base_url = base_url if base_url != self.base_url else None
+        if self._secret_base_url and urlsplit(base_url).query:
+            hide_url_secrets_in_logs()
         self.temperature = temperature
         self.max_tokens = max_tokens
         self.seed = seed
@@ -340,13 +361,16 @@ class HTTPProvider:
         # The key and the live sessions stay behind; the key is read from the
         # environment again when the unpickled provider first needs it.
         state = self.__dict__.copy()
-        for key in ("_local", "_lock", "_api_key"):
+        for key in ("_local", "_lock", "_api_key", "_secret_base_url"):
             state.pop(key, None)
         return state
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
         self._api_key = None
+        # Credentials that were in the URL stay behind too; requests go to
+        # the URL without them.
+        self._secret_base_url = None
         for flag in self._checks:
             setattr(self, flag, False)
         self._init_transient()
@@ -386,6 +410,7 @@ class HTTPProvider:
     def _require_api_key(self, url: str) -> str:
         key = self._api_key_value()
         if not key:
+            url = redact_url(url)
             raise AuthenticationError(
                 f"no API key for {self.vendor} (model '{self.model}', {url}): set "
                 f"{self.api_key_env} in the environment or .env, or pass api_key=",
@@ -394,10 +419,13 @@ class HTTPProvider:
         return key
 
     def _scrub(self, text: str) -> str:
+        """``text`` without the API key and the URL's credentials, however echoed."""
         key = self._api_key_value()
         if key and len(key) >= 4:
             text = text.replace(key, "***")
-        return text
+        for secret in url_secrets(getattr(self, "_secret_base_url", None)):
+            text = text.replace(secret, "***")
+        return redact_urls_in_text(text)
 
     def _headers(self, url: str) -> dict[str, str]:
         """Headers for every request (auth included); subclasses extend it."""
@@ -415,7 +443,9 @@ class HTTPProvider:
         return session
 
     def _url(self, path: str) -> str:
-        return self.base_url + path
+        """The URL to request for ``path``, credentials included; never show it as is."""
+        base = getattr(self, "_secret_base_url", None) or redact_url(self.base_url, strip=True)
+        return join_url(base, path)
 
     def _embed_in_batches(
         self,
@@ -495,7 +525,8 @@ class HTTPProvider:
                 raise err
             logger.warning(
                 "%s %s failed (%s); retry %d/%d in %.2f s",
-                self.vendor, url, type(err).__name__, attempt + 1, max_retries, delay,
+                self.vendor, redact_url(url), type(err).__name__, attempt + 1, max_retries,
+                delay,
             )
             time.sleep(delay)
             attempt += 1
@@ -525,7 +556,10 @@ class HTTPProvider:
         timed_out = isinstance(exc, requests.exceptions.Timeout) or "timed out" in str(exc).lower()
         if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
                             requests.exceptions.InvalidSchema)):
-            raise ConfigurationError(f"invalid {self.vendor} URL {url!r}: {exc}") from exc
+            # requests' message quotes the whole URL: shown scrubbed, not chained.
+            raise ConfigurationError(
+                f"invalid {self.vendor} URL {redact_url(url)!r}: {self._scrub(str(exc))}"
+            ) from None
         text = str(exc).lower()
         if timed_out:
             cls, what = ProviderTimeoutError, f"timed out ({type(exc).__name__})"
@@ -598,7 +632,12 @@ class HTTPProvider:
         retry_after: float | None = None,
         advice: str | None = None,
     ) -> ProviderError:
-        """Build an error whose message names vendor, model and URL and says what to do."""
+        """Build an error whose message names vendor, model and URL and says what to do.
+
+        ``url`` may be the request URL: the message and the error's ``url``
+        get it with its credentials masked.
+        """
+        url = redact_url(url)
         advice = self._advice(cls) if advice is None else advice
         message = f"{self.vendor} at {url} (model '{self.model}'): {what}"
         if advice:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 
@@ -90,8 +91,10 @@ class OllamaProvider(HTTPProvider):
         **kwargs: Any,
     ) -> None:
         base_url = (base_url or "").rstrip("/")
-        if base_url.endswith("/api"):
-            base_url = base_url[: -len("/api")]
+        path = urlsplit(base_url).path.rstrip("/")
+        if path.endswith("/api"):
+            # On the path, not the whole URL: a query string may follow it.
+            base_url = urlunsplit(urlsplit(base_url)._replace(path=path[: -len("/api")]))
         super().__init__(model, base_url, **kwargs)
         self.num_ctx = num_ctx
         self.think = think

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..exceptions import BadRequestError, ConfigurationError, ProviderResponseError
 from ._http import ErrorInfo, HTTPProvider, first_int
+from ._urls import join_url
 from .base import LLMResponse
 
 __all__ = ["OpenAIProvider", "OpenAICompatibleProvider", "schema_is_strict"]
@@ -367,6 +368,6 @@ class OpenAICompatibleProvider(OpenAIProvider):
         **kwargs: Any,
     ) -> None:
         if base_url and urlsplit(base_url).path.strip("/") == "":
-            base_url = base_url.rstrip("/") + "/v1"
+            base_url = join_url(base_url.rstrip("/"), "/v1")
         super().__init__(model, base_url, token_param=token_param, embed_model=embed_model,
                          **kwargs)

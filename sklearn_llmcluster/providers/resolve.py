@@ -31,6 +31,7 @@ import requests
 
 from ..config import Settings, load_settings
 from ..exceptions import ConfigurationError
+from ._urls import join_url, redact_url, redact_urls_in_text
 from .base import CallableProvider
 
 __all__ = ["resolve_provider", "parse_provider_spec", "provider_from_spec", "VENDORS"]
@@ -85,9 +86,10 @@ def parse_provider_spec(spec: str) -> tuple[str, str | None, str | None]:
     vendor = vendor.strip().lower()
     vendor = _ALIASES.get(vendor, vendor)
     if vendor not in VENDORS:
+        # The spec may hold a URL with credentials: shown masked.
         raise ConfigurationError(
-            f"unknown provider {spec!r}: a spec looks like 'vendor:model[@url]' with vendor "
-            f"one of {', '.join(VENDORS)}"
+            f"unknown provider {redact_urls_in_text(spec)!r}: a spec looks like "
+            f"'vendor:model[@url]' with vendor one of {', '.join(VENDORS)}"
         )
     url = None
     if vendor != "llamacpp":
@@ -204,7 +206,8 @@ def _probe_ollama(settings: Settings):
     """An Ollama provider when Ollama answers and has the model, else ``None``."""
     from .ollama import model_is_listed
 
-    url = settings.ollama_api_url + "/api/tags"
+    url = join_url(settings.ollama_api_url, "/api/tags")
+    shown = redact_url(settings.ollama_api_url)
     model = settings.model_for("ollama")
     try:
         response = requests.get(url, timeout=settings.ollama_probe_timeout)
@@ -212,13 +215,13 @@ def _probe_ollama(settings: Settings):
     except (requests.RequestException, ValueError):
         tags = None
     if tags is None:
-        logger.debug("no Ollama at %s; using the offline engine", settings.ollama_api_url)
+        logger.debug("no Ollama at %s; using the offline engine", shown)
         return None
     if not model_is_listed(tags, model):
         logger.info("Ollama at %s has no model %r (run `ollama pull %s`); "
-                    "using the offline engine", settings.ollama_api_url, model, model)
+                    "using the offline engine", shown, model, model)
         return None
-    logger.info("using Ollama at %s with model %r", settings.ollama_api_url, model)
+    logger.info("using Ollama at %s with model %r", shown, model)
     provider = provider_from_spec(f"ollama:{model}@{settings.ollama_api_url}", settings)
     provider._model_checked = True  # the probe just saw it
     return provider
