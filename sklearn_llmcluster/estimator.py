@@ -58,6 +58,20 @@ def _deduplicate(texts: list[str]) -> tuple[list[str], np.ndarray]:
     return unique, inverse
 
 
+#: Parameters the provider, LLM client, proposer and judge are built from.
+_COMPONENT_PARAMS = ("provider", "proposer", "judge", "business_context", "language",
+                     "max_new_clusters", "temperature", "prompts", "cache", "redact_pii",
+                     "llm_log", "max_retries", "max_text_chars", "fast_path")
+
+
+def _same_param(a: Any, b: Any) -> bool:
+    if a is b:
+        return True
+    if type(a) is not type(b) or not isinstance(a, (str, int, float, bool, os.PathLike)):
+        return False  # objects: a different instance is a different setting
+    return a == b
+
+
 class LLMClusterer(ClusterMixin, BaseEstimator):
     """Cluster short texts with an LLM: propose named clusters, judge every text.
 
@@ -270,6 +284,31 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.number)) \
                 or not 0 < threshold <= 1:
             raise ValueError(f"fast_path_threshold must be in (0, 1], got {threshold!r}")
+        for name, what in (("max_rounds", "rounds of proposals"),
+                           ("max_llm_calls", "LLM calls for a whole fit or predict"),
+                           ("max_tokens", "tokens for a whole fit or predict (a budget, "
+                                          "not a per-answer limit)")):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool)
+                                      or not isinstance(value, (int, np.integer)) or value < 1):
+                raise ValueError(f"{name} must be None or a positive integer ({what}), "
+                                 f"got {value!r}")
+        temperature = self.temperature
+        if temperature is not None and (isinstance(temperature, bool) or not isinstance(
+                temperature, (int, float, np.number)) or not 0 <= temperature <= 2):
+            raise ValueError(f"temperature must be None or a number in [0, 2], got {temperature!r}")
+        if self.business_context is not None and not isinstance(self.business_context, str):
+            raise ValueError("business_context must be None or a str describing the business, "
+                             f"got {type(self.business_context).__name__}")
+        if self.cache is not None and not isinstance(self.cache, (str, os.PathLike)) \
+                and not (callable(getattr(self.cache, "get", None))
+                         and callable(getattr(self.cache, "set", None))):
+            raise ValueError("cache must be None, a file path or an object with get(key) and "
+                             f"set(key, value) methods, got {type(self.cache).__name__}")
+        if self.llm_log is not None and not isinstance(self.llm_log, (str, os.PathLike)) \
+                and not callable(self.llm_log):
+            raise ValueError("llm_log must be None, a file path or a callable taking one dict "
+                             f"per call, got {type(self.llm_log).__name__}")
 
     def _build_client(self, provider: Any) -> LLMClient:
         redact = None
@@ -333,6 +372,37 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         self.judge_ = judge
         self.registry_ = ClusterRegistry(min_cluster_size=self.min_cluster_size)
         self.fast_path_ = self._new_fast_path()
+        self._components_params_ = self._component_params()
+
+    def _component_params(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in _COMPONENT_PARAMS}
+
+    def _refresh_components(self) -> None:
+        """Apply ``set_params`` made since the fit to the provider, client, proposer and judge.
+
+        The clusters and the fast path stay; the provider is resolved again
+        only when it, the proposer or the judge changed (the offline engine
+        keeps what it learnt otherwise).
+        """
+        self.registry_.min_cluster_size = self.min_cluster_size
+        built = getattr(self, "_components_params_", None)
+        if built is None:  # a model pickled before this was recorded
+            return
+        changed = {name for name, value in self._component_params().items()
+                   if not _same_param(built.get(name), value)}
+        if not changed:
+            return
+        if self.provider_ == "offline" and not changed & {"provider", "proposer", "judge"}:
+            self._check_params()  # nothing else of these reaches the offline engine
+            if "fast_path" in changed:
+                self.fast_path_ = self._new_fast_path()
+            self._components_params_ = self._component_params()
+            return
+        registry, fast_path = self.registry_, self.fast_path_
+        self._setup()
+        self.registry_ = registry
+        if "fast_path" not in changed:  # else the new, untrained one learns from here on
+            self.fast_path_ = fast_path
 
     def _new_fast_path(self):
         if self.fast_path is False:
@@ -444,6 +514,8 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         try:
             if first:
                 self._setup()
+            else:
+                self._refresh_components()
             labels, usage, created = self._cluster(texts, propose=propose)
             self.registry_.record(labels, texts)
         except BaseException:
@@ -552,6 +624,7 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         """
         check_is_fitted(self, "registry_")
         texts = self._texts_from_input(X, reset=False)
+        self._refresh_components()
         unique, inverse = _deduplicate(texts)
         usage = LLMUsage()
         engine = self._engine()

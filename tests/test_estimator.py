@@ -281,7 +281,9 @@ def _scripted_function(messages):
 
 @pytest.mark.parametrize("param, value", [
     ("batch_size", 0), ("max_new_clusters", -1), ("redact_pii", "sometimes"),
-    ("min_cluster_size", -2),
+    ("min_cluster_size", -2), ("max_rounds", 0), ("max_rounds", -1), ("max_llm_calls", -5),
+    ("max_llm_calls", 2.5), ("max_tokens", "100"), ("temperature", "hot"), ("cache", 123),
+    ("llm_log", 123), ("business_context", 5),
 ])
 def test_invalid_parameters_raise_in_fit(param, value):
     model = make(**{param: value})  # __init__ stores only
@@ -477,3 +479,44 @@ def test_failures_a_retry_recovers_are_neither_counted_nor_warned_about(intent_t
     assert model.coverage_ == 1.0
     assert model.llm_usage_.failed_calls == 0 and model.llm_usage_.retries > 0
     assert "succeeded on retry" in caplog.text and "made up for it" in caplog.text
+
+
+class _Spy(ScriptedProvider):
+    """Keeps every prompt it is sent."""
+
+    def __init__(self):
+        super().__init__()
+        self.prompts = []
+
+    def complete(self, messages, **kw):
+        self.prompts.append("\n".join(m["content"] for m in messages))
+        return super().complete(messages, **kw)
+
+
+def test_set_params_after_fit_reaches_predict_and_partial_fit(intent_texts, tmp_path):
+    texts, _ = intent_texts
+    model = make(provider=_Spy(), redact_pii=False).fit(texts)
+    other = _Spy()
+    log = tmp_path / "calls.jsonl"
+    model.set_params(provider=other, redact_pii=True, llm_log=log,
+                     business_context="BANK OF TESTS")
+    model.predict(["card 4111 1111 1111 1111 is blocked"])
+    assert other.prompts, "predict must use the provider set after fit"
+    assert "4111" not in other.prompts[-1] and "BANK OF TESTS" in other.prompts[-1]
+    assert model.provider_ is other and log.exists() and "4111" not in log.read_text()
+    n_clusters = model.n_clusters_
+    model.set_params(min_cluster_size=1000)
+    model.partial_fit(["card blocked again"])
+    assert model.n_clusters_ >= n_clusters
+    assert all(c.status == "tentative" for c in model.clusters_)
+
+
+def test_set_params_after_an_offline_fit_keeps_what_the_engine_learnt():
+    from sklearn_llmcluster.datasets import load_demo
+
+    texts = load_demo("en")["text"].tolist()[:200]
+    model = LLMClusterer(provider="offline", random_state=0).fit(texts)
+    engine = model.proposer_
+    labels = model.predict(texts)
+    model.set_params(business_context="a bank", temperature=0.5)
+    assert np.array_equal(model.predict(texts), labels) and model.proposer_ is engine
