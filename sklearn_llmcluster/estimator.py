@@ -246,6 +246,23 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         self.fast_path_threshold = fast_path_threshold
 
     # -- scikit-learn plumbing ---------------------------------------------
+    def __repr__(self, N_CHAR_MAX: int = 700) -> str:
+        from .providers._urls import redact_urls_in_text
+
+        # A provider spec may carry a URL with user:password@ or ?api_key=.
+        return redact_urls_in_text(super().__repr__(N_CHAR_MAX))
+
+    def __getstate__(self) -> dict:
+        from .providers._urls import redact_urls_in_text
+
+        state = super().__getstate__()
+        # Secrets never go into a saved model (like API keys, which providers
+        # read from the environment again): a spec's URL keeps its host and
+        # path, and loses its credentials.
+        if isinstance(state.get("provider"), str):
+            state["provider"] = redact_urls_in_text(state["provider"])
+        return state
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.one_d_array = True

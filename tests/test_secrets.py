@@ -341,3 +341,17 @@ def test_provider_errors_mask_url_credentials_however_built():
     assert err.url == "http://***@host/v1/chat?key=***&n=1"
     assert_url_secret_free(*all_of(err))
     assert_url_secret_free(str(ConfigurationError(f"bad {url}")))
+
+
+def test_a_provider_spec_with_url_credentials_stays_out_of_the_estimators_repr_and_pickle():
+    import pickle
+
+    from sklearn_llmcluster import LLMClusterer
+
+    spec = "openai-compatible:m@http://user:hunter2@127.0.0.1:9/v1?api_key=SECRET42"
+    model = LLMClusterer(provider=spec)
+    assert model.get_params()["provider"] == spec  # scikit-learn: stored as given
+    for shown in (repr(model), str(model), pickle.dumps(model)):
+        text = shown.decode("latin-1") if isinstance(shown, bytes) else shown
+        assert "hunter2" not in text and "SECRET42" not in text
+    assert "127.0.0.1:9/v1" in pickle.loads(pickle.dumps(model)).provider
