@@ -19,7 +19,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .engine import ClusteringEngine, EngineSettings, logger
 from .exceptions import LLMClusterWarning
-from .input_validation import is_chunk_stream, validate_texts
+from .input_validation import split_stream, validate_texts
 from .llm_client import LLMClient
 from .prompts import PromptBuilder
 from .providers import is_remote_provider, resolve_provider
@@ -64,12 +64,16 @@ _COMPONENT_PARAMS = ("provider", "proposer", "judge", "business_context", "langu
                      "llm_log", "max_retries", "max_text_chars", "fast_path")
 
 
-def _same_param(a: Any, b: Any) -> bool:
-    if a is b:
-        return True
-    if type(a) is not type(b) or not isinstance(a, (str, int, float, bool, os.PathLike)):
-        return False  # objects: a different instance is a different setting
-    return a == b
+def _fingerprint(value: Any) -> Any:
+    """What a parameter was, for telling later whether ``set_params`` changed it.
+
+    Objects (providers, caches, logs) count by identity and are not kept, so
+    the model does not hold (or pickle) them twice; after unpickling they
+    count as changed and the components are rebuilt from them once.
+    """
+    if value is None or isinstance(value, (str, int, float, bool, os.PathLike)):
+        return (type(value).__name__, value)
+    return ("object", id(value))
 
 
 class LLMClusterer(ClusterMixin, BaseEstimator):
@@ -392,7 +396,7 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         self._components_params_ = self._component_params()
 
     def _component_params(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in _COMPONENT_PARAMS}
+        return {name: _fingerprint(getattr(self, name)) for name in _COMPONENT_PARAMS}
 
     def _refresh_components(self) -> None:
         """Apply ``set_params`` made since the fit to the provider, client, proposer and judge.
@@ -406,7 +410,7 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         if built is None:  # a model pickled before this was recorded
             return
         changed = {name for name, value in self._component_params().items()
-                   if not _same_param(built.get(name), value)}
+                   if built.get(name) != value}
         if not changed:
             return
         if self.provider_ == "offline" and not changed & {"provider", "proposer", "judge"}:
@@ -561,8 +565,11 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         # their texts, so memory does not grow with the stream's texts.
         all_labels, total, created, rows = [], LLMUsage(), [], 0
         for number, chunk in enumerate(chunks):
+            if hasattr(chunk, "__len__") and len(chunk) == 0:
+                all_labels.append(np.empty(0, dtype=np.intp))  # e.g. a filter left nothing
+                continue
             try:
-                labels = self._partial(chunk, first=first and number == 0)
+                labels = self._partial(chunk, first=first and not hasattr(self, "registry_"))
             except Exception as exc:
                 exc.add_note(f"while processing chunk {number + 1} of the stream; " + (
                     f"the model keeps the clusters of chunks 1-{number}" if number
@@ -575,8 +582,9 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
             self._report(f"chunk {number + 1}: {len(labels):,} texts ({rows:,} so far), "
                          f"{self.n_clusters_} clusters, coverage {self.coverage_:.1%}, "
                          f"{total.calls:,} LLM calls and {total.total_tokens:,} tokens so far")
-        if not all_labels:
-            raise ValueError("X is an empty stream of chunks; pass at least one chunk of texts")
+        if not rows:
+            raise ValueError("X is a stream with no texts (no chunks, or only empty ones); "
+                             "pass at least one chunk of texts")
         labels = np.concatenate(all_labels)
         self._set_fitted(labels, total, created)
         return self
@@ -599,7 +607,8 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         self
         """
         self._forget_fit()
-        if is_chunk_stream(X):
+        X, is_stream = split_stream(X)
+        if is_stream:
             return self._stream(X, first=True)
         self._partial(X, first=True)
         return self
@@ -621,7 +630,8 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         self
         """
         first = not hasattr(self, "registry_")
-        if is_chunk_stream(X):
+        X, is_stream = split_stream(X)
+        if is_stream:
             return self._stream(X, first=first)
         self._partial(X, first=first)
         return self
@@ -640,6 +650,10 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         labels : ndarray of shape (n_samples,)
         """
         check_is_fitted(self, "registry_")
+        X, is_stream = split_stream(X)
+        if is_stream:  # chunk by chunk, like fit
+            parts = [self.predict(chunk) for chunk in X if len(chunk)]
+            return np.concatenate(parts) if parts else np.empty(0, dtype=np.intp)
         texts = self._texts_from_input(X, reset=False)
         self._refresh_components()
         unique, inverse = _deduplicate(texts)
@@ -688,7 +702,8 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         """
         from .budget import estimate_cost
 
-        if is_chunk_stream(X):
+        X, is_stream = split_stream(X)
+        if is_stream:
             raise TypeError("estimate_cost needs the texts, not a stream of chunks; pass a "
                             "list (or a sample, and scale the estimate up)")
         self._check_params()

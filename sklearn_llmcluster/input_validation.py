@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Mapping
+
 import math
 import re
 import warnings
@@ -11,7 +14,7 @@ import numpy as np
 
 from .exceptions import LLMClusterWarning
 
-__all__ = ["validate_texts", "is_chunk_stream"]
+__all__ = ["validate_texts", "is_chunk_stream", "split_stream"]
 
 # Lone surrogates (from bytes decoded with errors="surrogateescape", or broken
 # JSON) are not Unicode text: no UTF-8 file, prompt or report can hold them.
@@ -86,6 +89,12 @@ def validate_texts(X: Any) -> list[str]:
         )
     if X is None:
         raise TypeError("X is None; pass an array-like of texts")
+    if isinstance(X, Mapping):
+        raise TypeError(f"X is a {type(X).__name__}; pass its texts as a list, "
+                        "e.g. list(X.values()), so that labels line up with them")
+    if isinstance(X, (set, frozenset)):
+        raise TypeError(f"X is a {type(X).__name__}, which has no order, so labels could not "
+                        "be matched to its texts; pass a list (e.g. sorted(X))")
 
     try:
         import pandas as pd
@@ -152,3 +161,24 @@ def is_chunk_stream(X: Any) -> bool:
     and DataFrames are not.
     """
     return hasattr(X, "__next__") and not isinstance(X, (str, bytes))
+
+
+def split_stream(X: Any) -> tuple[Any, bool]:
+    """``(X, is_stream)``, telling an iterator of texts from an iterator of chunks.
+
+    An iterator whose first item is a str (``(t.strip() for t in texts)``,
+    ``map(str.strip, texts)``) holds texts, not chunks: it is read into a
+    list. Any other iterator is a stream of chunks, returned with its first
+    item put back. Array-likes come back unchanged.
+    """
+    if not is_chunk_stream(X):
+        return X, False
+    first = next(X, _NOTHING)
+    if first is _NOTHING:
+        return [], False  # an empty iterator is empty input
+    if isinstance(first, str):
+        return [first, *X], False
+    return itertools.chain([first], X), True
+
+
+_NOTHING = object()

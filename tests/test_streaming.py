@@ -86,7 +86,7 @@ def test_partial_fit_with_a_stream_continues_the_model():
 
 
 def test_an_empty_stream_is_a_value_error():
-    with pytest.raises(ValueError, match="empty stream"):
+    with pytest.raises(ValueError, match="X is empty"):
         make().fit(iter([]))
 
 
@@ -115,3 +115,49 @@ def test_threaded_judge_calls_leave_the_warning_filters_alone():
         after = list(warnings.filters)
     assert not [w for w in caught if "sklearn.utils.parallel" in str(w.message)]
     assert after == before
+
+
+def test_an_iterator_of_texts_is_texts_not_chunks():
+    from sklearn_llmcluster import LLMClusterer
+    from sklearn_llmcluster.testing import ScriptedProvider
+
+    texts = [" card blocked ", "login fails", "card lost ", "login error"]
+    model = LLMClusterer(provider=ScriptedProvider(), random_state=0)
+    expected = model.fit([t.strip() for t in texts]).labels_
+    assert np.array_equal(model.fit(t.strip() for t in texts).labels_, expected)
+    assert np.array_equal(model.fit(map(str.strip, texts)).labels_, expected)
+    assert np.array_equal(model.predict(map(str.strip, texts)), expected)
+
+
+def test_predict_takes_a_stream_of_chunks_and_skips_empty_ones():
+    from sklearn_llmcluster import LLMClusterer
+    from sklearn_llmcluster.testing import ScriptedProvider
+
+    texts = ["card blocked", "login fails", "card lost", "login error"]
+    model = LLMClusterer(provider=ScriptedProvider(), random_state=0).fit(texts)
+    chunks = iter([texts[:2], [], texts[2:]])
+    assert np.array_equal(model.predict(chunks), model.predict(texts))
+    refit = LLMClusterer(provider=ScriptedProvider(), random_state=0)
+    assert np.array_equal(refit.fit(iter([[], texts[:2], [], texts[2:]])).labels_, model.labels_)
+    with pytest.raises(ValueError, match="no texts"):
+        refit.fit(iter([[], []]))
+
+
+def test_a_bad_row_in_a_stream_names_its_chunk():
+    from sklearn_llmcluster import LLMClusterer
+    from sklearn_llmcluster.testing import ScriptedProvider
+
+    model = LLMClusterer(provider=ScriptedProvider(), random_state=0)
+    with pytest.raises(TypeError) as info:
+        model.fit(iter([["card blocked", "login fails"], ["card lost", None]]))
+    assert "X[1]" in str(info.value) and "chunk 2" in "".join(info.value.__notes__)
+
+
+@pytest.mark.parametrize("X, word", [({"r1": "card blocked", "r2": "login"}, "dict"),
+                                     ({"card blocked", "login"}, "set")])
+def test_dicts_and_sets_are_refused_with_the_fix(X, word):
+    from sklearn_llmcluster import LLMClusterer
+    from sklearn_llmcluster.testing import ScriptedProvider
+
+    with pytest.raises(TypeError, match=f"X is a {word}.*pass"):
+        LLMClusterer(provider=ScriptedProvider()).fit(X)
