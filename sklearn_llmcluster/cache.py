@@ -52,7 +52,15 @@ class ResponseCache:
         self.timeout = timeout
         self._local = threading.local()
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._connection()  # fail early on an unusable path
+        try:
+            self._connection()  # fail early on an unusable path
+        except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc).lower():
+                raise
+            raise ValueError(
+                f"the response cache {self.path!r} cannot be used ({exc}); it is not a cache "
+                "file written by sklearn_llmcluster, or it is damaged. Delete it (the run "
+                "then pays for its calls again) or point the cache elsewhere") from None
 
     def _connection(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)

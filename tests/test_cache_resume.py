@@ -240,3 +240,11 @@ def test_cache_gives_up_on_a_lock_that_outlasts_its_timeout(tmp_path, monkeypatc
     _connect_locked(monkeypatch, failures=10**6)
     with pytest.raises(sqlite3.OperationalError, match="locked"):
         ResponseCache(tmp_path / "cache.sqlite", timeout=0.05)
+
+
+@pytest.mark.parametrize("content", [b"x\n", b"text,label\ncard,1\n"])
+def test_a_file_that_is_not_a_cache_is_refused_with_its_name_and_the_fix(tmp_path, content):
+    path = tmp_path / "cache.sqlite"
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match=r"cache\.sqlite.*not a cache file.*Delete it"):
+        ResponseCache(path)
