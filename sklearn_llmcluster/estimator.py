@@ -8,6 +8,7 @@ de-duplication → propose/judge (:mod:`.engine`, with :mod:`.proposer`,
 from __future__ import annotations
 
 import copy
+import dataclasses
 import os
 import sys
 import warnings
@@ -717,13 +718,20 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
             business_context=self.business_context, language=self.language,
             max_text_chars=self.max_text_chars,
         )
-        return estimate_cost(
+        estimate = estimate_cost(
             texts, clusters=self.registry_.clusters if fitted else (), n_clusters=n_clusters,
             batch_size=self.batch_size, proposal_size=self.proposal_size,
             max_new_clusters=self.max_new_clusters, prompts=prompts, prices=prices,
             fast_path_share=fast.estimated_coverage_ if fast is not None and fast.is_trained
             else 0.0,
         )
+        if provider == "offline":
+            # The offline engine is local: no call, no token, no money.
+            estimate = dataclasses.replace(
+                estimate, judge_calls=0, propose_calls=0, prompt_tokens=0,
+                completion_tokens=0, cost=0.0 if estimate.cost is not None else None,
+                assumptions=("the offline engine makes no LLM calls",))
+        return estimate
 
     # -- persistence -------------------------------------------------------------
     def save_clusters(self, path: str | os.PathLike) -> None:

@@ -153,3 +153,15 @@ def test_estimate_scales_with_batch_size_and_fast_path_share():
     fast = estimate_cost(texts, clusters=clusters, propose=False, fast_path_share=0.8)
     assert fast.judge_calls == math.ceil(len(texts) * 0.2 / 30)
     assert fast.prompt_tokens < full.prompt_tokens
+
+
+def test_the_offline_engine_is_estimated_at_no_calls_and_no_tokens():
+    from sklearn_llmcluster import LLMClusterer
+
+    texts = [f"card {i} blocked" for i in range(50)] + [f"login {i} fails" for i in range(50)]
+    for model in (LLMClusterer(provider="offline", random_state=0),
+                  LLMClusterer(provider="offline", random_state=0).fit(texts)):
+        estimate = model.estimate_cost(texts)
+        assert (estimate.judge_calls, estimate.propose_calls, estimate.prompt_tokens,
+                estimate.completion_tokens) == (0, 0, 0, 0)
+        assert estimate.n_unique == 100
