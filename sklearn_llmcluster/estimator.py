@@ -192,9 +192,9 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
     >>> from sklearn_llmcluster import LLMClusterer
     >>> texts = ["card blocked", "my card is blocked", "cannot log in",
     ...          "login does not work", "card blocked again"]
-    >>> model = LLMClusterer(provider="offline", random_state=0).fit(texts)
-    >>> len(model.labels_)
-    5
+    >>> model = LLMClusterer(provider="offline", random_state=0)
+    >>> model.fit(texts).labels_.shape  # five texts are too few for the offline engine
+    (5,)
     """
 
     def __init__(
@@ -489,6 +489,13 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         created: list[str] = []
         if propose and unique:
             ids, created = engine.discover(unique, ids, usage)
+            if self.provider_ == "offline" and not len(self.registry_):
+                warnings.warn(
+                    f"the offline engine found no group of at least min_cluster_size="
+                    f"{self.min_cluster_size} similar texts among {len(unique)} unique texts, "
+                    "so every text is left at -1. It needs dozens of texts per topic: pass "
+                    "more texts, lower min_cluster_size, or configure an LLM provider.",
+                    LLMClusterWarning, stacklevel=4)
         labels = self._labels_for(ids, inverse)
         self._warn_about(usage, labels, engine)
         if self.fast_path_ is not None:

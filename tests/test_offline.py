@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from sklearn_llmcluster import Cluster, Judge, LLMClusterer, Proposer
+from sklearn_llmcluster import Cluster, Judge, LLMClusterer, LLMClusterWarning, Proposer
 from sklearn_llmcluster.offline import OfflineEngine, OfflineJudge, OfflineProposer
 
 # Four intents, ten wordings each: two in English, two in Russian.
@@ -313,3 +313,10 @@ def test_a_saved_engine_keeps_no_introspection_data_and_single_precision_compone
     space = pickle.loads(pickle.dumps(eng))._space
     assert all(getattr(v, "stop_words_", None) is None for v in space.vectorizers)
     assert space.svd.components_.dtype == np.float32
+
+
+def test_too_few_texts_for_the_offline_engine_warn_with_the_fix():
+    texts = ["card blocked", "my card is blocked", "cannot log in", "login fails"]
+    with pytest.warns(LLMClusterWarning, match="found no group.*min_cluster_size=5.*4 unique"):
+        model = LLMClusterer(provider="offline", random_state=0).fit(texts)
+    assert (model.labels_ == -1).all()
