@@ -343,6 +343,9 @@ class ClusteringEngine:
         for i, cid in zip(members, answers):
             ids[i] = cid
         checked[members] = n_clusters
+        # Judged against clusters[start:], and (by checked >= start) already
+        # against the ones before, unless skipped at the proposal cap.
+        self._judged[[i for i in members if self._judged[i] >= start]] = n_clusters
 
     def _explore(self, texts: Sequence[str], ids: list[str | None], checked: np.ndarray,
                  exhausted: np.ndarray, rng, usage: LLMUsage, rounds: list[int]) -> list[Cluster]:
@@ -402,10 +405,16 @@ class ClusteringEngine:
                     if ids[uncovered[m]] is None:
                         ids[uncovered[m]] = cluster.id
                         assigned_here += 1
-            # Texts the proposer saw but did not list stay "checked" only
-            # against the clusters before this round: the proposer may list
-            # a cluster's members incompletely, so the judge still offers them
-            # this round's clusters (next round's sample, or the sweep).
+            if len(proposals) >= s.max_new_clusters:
+                # At the cap, the texts left out may be waiting for clusters
+                # of their own: the proposer sees them again first, and the
+                # sweep (which reads _judged) offers them these clusters.
+                checked[uncovered] = len(self.registry)
+            # Below the cap, texts the proposer saw but did not list stay
+            # "checked" only against the clusters before this round: a
+            # proposer may list a cluster's members incompletely, so the
+            # judge still offers them this round's clusters (next round's
+            # sample, or the sweep).
             # The proposer saw these texts and made nothing for them while it
             # still had room: they are not shown to it again (later clusters
             # are still offered to them by the judge).
@@ -462,6 +471,7 @@ class ClusteringEngine:
         n = len(texts)
         if checked is None:
             checked = np.full(n, len(self.registry), dtype=np.intp)
+        self._judged = checked.copy()  # clusters each text was really judged against
         exhausted = np.zeros(n, dtype=bool)
         self._failed_proposals = np.zeros(n, dtype=np.intp)
         self._failed_proposal_usage: list[LLMUsage] = []
@@ -470,6 +480,8 @@ class ClusteringEngine:
         while not self.budget_exhausted:
             new = self._explore(texts, ids, checked, exhausted, rng, usage, rounds)
             created.extend(new)
+            # The sweep goes by what each text was really judged against.
+            np.minimum(checked, self._judged, out=checked)
             self._catch_up(texts, ids, range(n), checked, usage)
             if not new:
                 break

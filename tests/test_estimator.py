@@ -439,7 +439,7 @@ def test_a_stream_that_fails_says_which_chunk_and_what_the_model_keeps():
 
     def chunks():
         yield ["card a", "login b"]
-        provider.armed = True
+        provider.armed = provider.proposed = True  # the next judge call fails
         yield ["refund a", "refund b", "delivery c"]
 
     with pytest.raises(AuthenticationError) as info:
@@ -520,3 +520,26 @@ def test_set_params_after_an_offline_fit_keeps_what_the_engine_learnt():
     labels = model.predict(texts)
     model.set_params(business_context="a bank", temperature=0.5)
     assert np.array_equal(model.predict(texts), labels) and model.proposer_ is engine
+
+
+def test_texts_left_out_at_the_proposal_cap_are_still_judged_against_those_clusters():
+    import json
+
+    from sklearn_llmcluster.datasets import load_demo
+    from sklearn_llmcluster.testing import OracleProvider
+
+    df = load_demo("en").head(150)
+
+    class ListsHalfTheMembers(OracleProvider):
+        def complete(self, messages, **kw):
+            answer = json.loads(super().complete(messages, **kw))
+            for cluster in answer.get("clusters", []):
+                cluster["members"] = cluster["members"][::2]
+            return json.dumps(answer)
+
+    # Three clusters a round: every round reaches the cap.
+    model = LLMClusterer(provider=ListsHalfTheMembers(dict(zip(df.text, df.label))),
+                         random_state=0, max_new_clusters=3)
+    labels = model.fit_predict(df.text)
+    assert model.coverage_ == 1.0
+    assert np.array_equal(labels, model.predict(df.text))
