@@ -349,11 +349,12 @@ def test_library_warnings_become_one_stderr_line_each(capsys, tmp_path, spec, re
         {"index": 0, "message": {"role": "assistant", "content": "no JSON here"},
          "finish_reason": "stop"}], "usage": {"prompt_tokens": 1, "completion_tokens": 1}}
     llm.push(200, nonsense, times=3)  # the first call and both its retries
+    # ... and the budget ends there: the run stops early with one warning.
     code, _, err = run_main(capsys, "fit", "-i", requests_csv, "--provider", spec, "-o",
-                            tmp_path / "o", "--no-cache", "-q")
+                            tmp_path / "o", "--no-cache", "-q", "--max-llm-calls", "3")
     assert code == 0
     warning = [line for line in err.splitlines() if line.startswith("warning: ")]
-    assert len(warning) == 1 and "1 LLM calls failed" in warning[0]
+    assert len(warning) == 1 and "budget ran out" in warning[0], err
     assert not (tmp_path / "o" / "cache.sqlite").exists()  # --no-cache
 
 
