@@ -6,9 +6,18 @@ or Parquet. :func:`read_table` takes any of them and fails with one clear
 sentence (:class:`TableReadError`) instead of a parser traceback.
 
 Encoding detection is deliberately simple: a byte-order mark wins, then
-strict UTF-8, then cp1251 when the result looks like Cyrillic text. Anything
-else asks for ``encoding=`` rather than guessing and silently garbling the
-requests (charset-normalizer, when installed, only suggests a name).
+strict UTF-8, then cp1251 when the result reads like Russian text (no
+words mixing Latin and Cyrillic letters, as a cp1252 file read as cp1251
+gives; letters distributed like Russian ones rather than like a KOI8-R
+file's). Anything else asks for ``encoding=`` rather than guessing and
+silently garbling the requests (charset-normalizer, when installed, only
+suggests a name).
+
+Delimited text is parsed with :mod:`csv`, so that nothing is lost without a
+word: a row with more fields than the header is an error naming the line
+(an unquoted delimiter inside a text, most often), a quote that is never
+closed is an error, a trailing delimiter on every line is ignored, and a
+file whose header is a single column is read one line per text.
 """
 
 from __future__ import annotations
@@ -18,6 +27,7 @@ import io
 import json
 import math
 import os
+import re
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -50,6 +60,7 @@ SUPPORTED_SUFFIXES = {
 
 _DELIMITERS = (",", ";", "\t", "|")
 _DELIMITER_NAMES = {",": "','", ";": "';'", "\t": "a tab", "|": "'|'"}
+_REAL_ENCODING_ADVICE = "pass the real encoding of the file with --encoding (e.g. utf-8 or cp1251)"
 _BOMS = (
     (b"\xef\xbb\xbf", "utf-8-sig"),
     (b"\xff\xfe", "utf-16"),
@@ -57,6 +68,24 @@ _BOMS = (
 )
 # Characters a real cp1251 Russian text is made of, beyond ASCII.
 _CP1251_PLAUSIBLE = set("«»—–№…“”„‘’•\u00a0ёЁ") | {chr(c) for c in range(0x0410, 0x0450)}
+# Share of each letter in Russian text, in percent (ё counted as е).
+_RUSSIAN_LETTERS = {
+    "о": 10.97, "е": 8.45, "а": 8.01, "и": 7.35, "н": 6.70, "т": 6.26, "с": 5.47, "р": 4.73,
+    "в": 4.54, "л": 4.40, "к": 3.49, "м": 3.21, "д": 2.98, "п": 2.81, "у": 2.62, "я": 2.01,
+    "ы": 1.90, "ь": 1.74, "г": 1.70, "з": 1.65, "б": 1.59, "ч": 1.44, "й": 1.21, "х": 0.97,
+    "ж": 0.94, "ш": 0.73, "ю": 0.64, "ц": 0.48, "щ": 0.36, "э": 0.32, "ф": 0.26, "ъ": 0.04,
+}
+_LETTER_LOG_P = {letter: math.log(share / 100) for letter, share in _RUSSIAN_LETTERS.items()}
+#: How much likelier (natural log, summed over the letters) the KOI8-R reading
+#: of a file must be than the cp1251 one before cp1251 is refused. A real cp1251
+#: text is far likelier in cp1251: ``-0.7`` per letter over a whole export.
+_KOI8_MARGIN = 3.0
+_WORD = re.compile(r"[^\W\d_]+")
+_LOWER_THEN_UPPER = re.compile(r"[а-яё][А-ЯЁ]")
+#: Excel's first line naming the delimiter: ``sep=;``.
+_SEP_LINE = re.compile(r"sep=(.)\s*", re.IGNORECASE)
+# Appended to delimited text: a quote never closed swallows it.
+_END_MARK = "\ue000llmclusterendofdata\ue000"
 
 
 class TableReadError(LLMClusterError, ValueError):
@@ -67,7 +96,8 @@ def _source_name(path: str | os.PathLike) -> str:
     return os.fspath(path)
 
 
-def decode_bytes(data: bytes, encoding: str | None = None, *, source: str = "input") -> tuple[str, str]:
+def decode_bytes(data: bytes, encoding: str | None = None, *, source: str = "input",
+                 advice: str | None = None) -> tuple[str, str]:
     """Decode the bytes of a text file, detecting the encoding when not given.
 
     Parameters
@@ -78,6 +108,11 @@ def decode_bytes(data: bytes, encoding: str | None = None, *, source: str = "inp
         Use this codec and nothing else.
     source : str, default="input"
         Name used in error messages.
+    advice : str, optional
+        What the error messages tell the user to do; by default to pass the
+        encoding with ``--encoding`` (and, for a binary file, the suffixes
+        of Excel and Parquet files). Files that take no ``--encoding`` (the
+        CLI's business context) say something else.
 
     Returns
     -------
@@ -89,7 +124,14 @@ def decode_bytes(data: bytes, encoding: str | None = None, *, source: str = "inp
     ------
     TableReadError
         Unknown codec, bytes invalid in the given codec, a binary file, or
-        bytes that are neither UTF-8 nor plausible cp1251.
+        bytes that are neither UTF-8 nor plausible cp1251 Russian text (a
+        cp1252/Latin-1 or KOI8-R file read as cp1251 is refused, with the
+        probable encoding in the message).
+
+    Examples
+    --------
+    >>> decode_bytes("Не работает карта".encode("cp1251"))
+    ('Не работает карта', 'cp1251')
     """
     if encoding:
         try:
@@ -99,8 +141,8 @@ def decode_bytes(data: bytes, encoding: str | None = None, *, source: str = "inp
         except UnicodeDecodeError as exc:
             raise TableReadError(
                 f"{source} is not valid {encoding}: byte 0x{data[exc.start]:02x} at offset "
-                f"{exc.start} cannot be decoded; pass the file's real encoding with "
-                "--encoding (e.g. utf-8 or cp1251)"
+                f"{exc.start} cannot be decoded; "
+                f"{advice or _REAL_ENCODING_ADVICE}"
             ) from None
     for bom, codec in _BOMS:
         if data.startswith(bom):
@@ -113,8 +155,8 @@ def decode_bytes(data: bytes, encoding: str | None = None, *, source: str = "inp
                 ) from None
     if b"\x00" in data[:8192]:
         raise TableReadError(
-            f"{source} looks like a binary file, not text; Excel and Parquet files "
-            "need their .xlsx or .parquet extension"
+            f"{source} looks like a binary file, not text; "
+            f"{advice or 'Excel and Parquet files need their .xlsx or .parquet extension'}"
         )
     try:
         return data.decode("utf-8"), "utf-8"
@@ -123,17 +165,53 @@ def decode_bytes(data: bytes, encoding: str | None = None, *, source: str = "inp
     try:
         text = data.decode("cp1251")
     except UnicodeDecodeError:
-        text = None
-    if text is not None:
-        non_ascii = [ch for ch in text if ord(ch) > 127]
-        plausible = sum(ch in _CP1251_PLAUSIBLE for ch in non_ascii)
-        if plausible >= 0.8 * len(non_ascii):
+        problem, likely = "bytes undefined in cp1251", None
+    else:
+        problem, likely = _cp1251_problem(text, data)
+        if problem is None:
             return text, "cp1251"
+    example = f"e.g. --encoding {likely}" if likely else "e.g. --encoding cp866, koi8-r or cp1252"
     raise TableReadError(
         f"{source} is not UTF-8 (byte 0x{data[utf8_error.start]:02x} at offset "
-        f"{utf8_error.start}) and does not look like cp1251 Cyrillic text"
-        f"{_guess_hint(data)}; pass its encoding with --encoding"
+        f"{utf8_error.start}) and does not look like cp1251 Cyrillic text ({problem})"
+        f"{_guess_hint(data)}; {advice or f'pass its encoding with --encoding ({example})'}"
     )
+
+
+def _russian_log_likelihood(text: str) -> float:
+    """Log-likelihood of the Cyrillic letters of ``text`` under Russian letter frequencies."""
+    return sum(_LETTER_LOG_P.get(ch, 0.0) for ch in text.lower().replace("ё", "е"))
+
+
+def _cp1251_problem(text: str, data: bytes) -> tuple[str | None, str | None]:
+    """Why ``text`` (``data`` read as cp1251) is not cp1251 Russian text, and the likely codec.
+
+    ``(None, None)`` when it reads like Russian text. The checks look for the
+    marks other encodings leave when read as cp1251: characters Russian text
+    does not use (UTF-8 bytes, DOS cp866), words mixing Latin and Cyrillic
+    letters (cp1252/Latin-1: ``café`` reads ``cafй``), and letters far from
+    Russian frequencies that the KOI8-R reading explains better (KOI8-R:
+    ``Привет`` reads ``рТЙЧЕФ``, a lower-case letter before capitals).
+    """
+    non_ascii = [ch for ch in text if ord(ch) > 127]
+    odd = [ch for ch in non_ascii if ch not in _CP1251_PLAUSIBLE]
+    if len(odd) > 0.2 * len(non_ascii):
+        shown = "".join(dict.fromkeys(odd))[:6]
+        return f"it would contain characters like {shown!r} that Russian text does not use", None
+    words = [w for w in _WORD.findall(text) if any(ord(ch) > 127 for ch in w)]
+    mixed = [w for w in words if any(ch.isascii() for ch in w)]
+    if mixed and len(mixed) > 0.3 * len(words):
+        return (f"read as cp1251, words would mix Latin and Cyrillic letters, like {mixed[0]!r}, "
+                "as in a Western European file"), "cp1252"
+    camel = [w for w in words if _LOWER_THEN_UPPER.search(w)]
+    koi8 = data.decode("koi8-r")  # every byte is defined in KOI8-R
+    gain = _russian_log_likelihood(koi8) - _russian_log_likelihood(text)
+    if gain > _KOI8_MARGIN or (gain > 0 and len(camel) >= 2 and len(camel) > 0.2 * len(words)):
+        example = (camel or words or [""])[0]
+        return (f"read as cp1251, letters would not be distributed like Russian ones"
+                f"{f', with words like {example!r}' if example else ''}; "
+                "it reads better as KOI8-R"), "koi8-r"
+    return None, None
 
 
 def _guess_hint(data: bytes) -> str:
@@ -144,6 +222,21 @@ def _guess_hint(data: bytes) -> str:
         return ""
     best = from_bytes(data[:65536]).best()
     return f" (charset-normalizer guesses {best.encoding})" if best is not None else ""
+
+
+def _first_line(text: str) -> str:
+    """The first line of ``text`` that is not blank (the header of a table)."""
+    for line in text.lstrip("\ufeff").splitlines():
+        if line.strip():
+            return line
+    return ""
+
+
+def _header_width(header: str, delimiter: str) -> int:
+    try:
+        return len(next(csv.reader([header], delimiter=delimiter)))
+    except (csv.Error, StopIteration):
+        return 0
 
 
 def sniff_delimiter(text: str) -> str:
@@ -161,13 +254,8 @@ def sniff_delimiter(text: str) -> str:
     -------
     str
     """
-    header = text.lstrip("\ufeff").split("\n", 1)[0]
-    widths = {}
-    for delimiter in _DELIMITERS:
-        try:
-            widths[delimiter] = len(next(csv.reader([header], delimiter=delimiter)))
-        except (csv.Error, StopIteration):
-            widths[delimiter] = 0
+    header = _first_line(text)
+    widths = {delimiter: _header_width(header, delimiter) for delimiter in _DELIMITERS}
     best = max(widths.values())
     winners = [d for d, width in widths.items() if width == best]
     if best > 1 and len(winners) == 1:
@@ -178,24 +266,115 @@ def sniff_delimiter(text: str) -> str:
         return winners[0] if best > 1 else ","
 
 
-def _read_delimited(data: bytes, source: str, encoding: str | None,
-                    delimiter: str | None) -> pd.DataFrame:
-    text, _ = decode_bytes(data, encoding, source=source)
-    if not text.strip():
-        raise TableReadError(f"{source} is empty")
-    sep = delimiter or sniff_delimiter(text)
+def _delimiter_name(delimiter: str) -> str:
+    return _DELIMITER_NAMES.get(delimiter, repr(delimiter))
+
+
+def _unused_character(text: str) -> str:
+    """A character that does not occur in ``text``: the delimiter of one-column files."""
+    for code in (0x1F, 0x1E, 0x1D, 0x1C, *range(0xE001, 0xF8FF)):
+        if chr(code) not in text:
+            return chr(code)
+    raise TableReadError("the file uses every private-use character; pass --delimiter")
+
+
+def _csv_records(text: str, delimiter: str, source: str,
+                 first_line: int) -> list[tuple[int, list[str]]]:
+    """Records of delimited ``text``, each with the line of the file it starts on.
+
+    ``first_line`` is the file's line number of the first line of ``text``.
+
+    Blank lines are left out. A quote that is never closed would make the
+    rest of the file one field; it is an error instead.
+    """
+    ending = "" if text.endswith(("\n", "\r")) else "\n"
+    stream = io.StringIO(f"{text}{ending}{_END_MARK}\n", newline="")
+    reader = csv.reader(stream, delimiter=delimiter)
+    records: list[tuple[int, list[str]]] = []
+    limit = csv.field_size_limit()
+    csv.field_size_limit(max(limit, len(text) + 64))  # a long text is a text, not an error
     try:
-        # Everything as str: ids like "007" and texts like "NA" must survive.
-        return pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False,
-                           na_filter=False, skip_blank_lines=True)
-    except pd.errors.EmptyDataError:
-        raise TableReadError(f"{source} is empty") from None
-    except (pd.errors.ParserError, csv.Error) as exc:
-        detail = " ".join(str(exc).split())
+        start = 1
+        for fields in reader:
+            records.append((first_line + start - 1, fields))
+            start = reader.line_num + 1
+    except csv.Error as exc:
         raise TableReadError(
-            f"{source} is not well-formed delimited text (delimiter {_DELIMITER_NAMES.get(sep, repr(sep))}): "
-            f"{detail}; check the quoting, or pass --delimiter"
+            f"{source} is not well-formed delimited text (delimiter {_delimiter_name(delimiter)}) "
+            f"at line {first_line + reader.line_num - 1}: {exc}; check the quoting, or pass "
+            "--delimiter"
         ) from None
+    finally:
+        csv.field_size_limit(limit)
+    line, last = records.pop()
+    if delimiter.join(last) != _END_MARK:
+        raise TableReadError(
+            f"{source} is not well-formed delimited text: the quote (\") that opens a field on "
+            f"line {line} is never closed, so the rest of the file would be one text; close it "
+            "(a quote inside a quoted text is written twice: \"\") or remove it")
+    return [(line, fields) for line, fields in records
+            if fields and not (len(fields) == 1 and not fields[0].strip())]
+
+
+def _read_delimited(data: bytes, source: str, encoding: str | None,
+                    delimiter: str | None, skip_rows: int = 0) -> pd.DataFrame:
+    text, _ = decode_bytes(data, encoding, source=source)
+    text = text.lstrip("\ufeff")
+    skipped = 0
+    first, _, rest = text.partition("\n")
+    excel_sep = _SEP_LINE.fullmatch(first.rstrip("\r"))
+    if excel_sep:  # Excel's "sep=;" line: the delimiter, then the table
+        delimiter = delimiter or excel_sep.group(1)
+        text, skipped = rest, 1
+    for _ in range(skip_rows):
+        text = text.partition("\n")[2]
+        skipped += 1
+    if not text.strip():
+        rows_note = f" below the {skip_rows} skipped rows" if skip_rows else ""
+        raise TableReadError(f"{source} is empty{rows_note}")
+    header = _first_line(text)
+    if delimiter is None and all(_header_width(header, d) == 1 for d in _DELIMITERS):
+        sep = _unused_character(text)  # one column: a line is a text, commas included
+    else:
+        sep = delimiter or sniff_delimiter(text)
+    records = _csv_records(text, sep, source, skipped + 1)
+    if not records:
+        raise TableReadError(f"{source} is empty")
+    header_line, names = records[0]
+    names = [name.strip() for name in names]
+    width = len(names)
+    while width and not names[width - 1]:
+        width -= 1  # a trailing delimiter on the header line
+    if not width:
+        raise TableReadError(f"{source} line {header_line}, the header, names no column")
+    rows = []
+    overfull = []
+    for line, fields in records[1:]:
+        if len(fields) > width:
+            if any(value.strip() for value in fields[width:]):
+                overfull.append((line, len(fields)))
+                continue
+            fields = fields[:width]  # trailing delimiters, nothing after them
+        elif len(fields) < width:
+            fields = fields + [""] * (width - len(fields))
+        rows.append(fields)
+    if overfull:
+        line, count = overfull[0]
+        name = _delimiter_name(sep)
+        more = f" (and {len(overfull) - 1} more lines)" if len(overfull) > 1 else ""
+        other = [d for d in _DELIMITERS if d != sep and _header_width(header, d) > width]
+        if other:
+            raise TableReadError(
+                f"{source} line {line} has {count} fields but the header names {width} "
+                f"column(s) with the delimiter {name}{more}; the header looks delimited by "
+                f"{_delimiter_name(other[0])}: pass --delimiter {other[0]!r}")
+        raise TableReadError(
+            f"{source} line {line} has {count} fields but the header names {width} "
+            f"column(s){more}, with the delimiter {name}: a text probably contains an unquoted "
+            f"{name}; put such texts in double quotes, or save the file with another delimiter "
+            "(tab) and pass --delimiter")
+    columns = [name or f"Unnamed: {i}" for i, name in enumerate(names[:width])]
+    return pd.DataFrame(rows, columns=columns, dtype=str)
 
 
 def _read_json_lines(data: bytes, source: str, encoding: str | None) -> pd.DataFrame:
@@ -252,9 +431,31 @@ def _read_parquet(path: Path, source: str) -> pd.DataFrame:
         raise TableReadError(f"{source} is not a readable Parquet file: {exc}") from None
 
 
-def _read_excel(path: Path, source: str, sheet: str | int | None) -> pd.DataFrame:
+def _pick_sheet(names: list[str], sheet: str | int | None, source: str) -> str:
+    """The sheet to read: the first, the one named ``sheet``, or number ``sheet`` (0-based)."""
+    if sheet is None:
+        return names[0]
+    if isinstance(sheet, str) and sheet in names:
+        return sheet  # a sheet named "2" wins over the third sheet
+    if isinstance(sheet, int) or str(sheet).strip().isdigit():
+        index = int(sheet)
+        if not 0 <= index < len(names):
+            raise TableReadError(
+                f"{source} has {len(names)} sheet(s) ({', '.join(names)}); no sheet named "
+                f"{str(sheet)!r} and no sheet number {index}")
+        return names[index]
+    raise TableReadError(f"{source} has no sheet {sheet!r}; its sheets are: {', '.join(names)}")
+
+
+def _blank(value: Any) -> bool:
+    return value is None or not str(value).strip()
+
+
+def _read_excel(path: Path, source: str, sheet: str | int | None,
+                skip_rows: int = 0) -> pd.DataFrame:
     try:
         import openpyxl
+        from openpyxl.utils import get_column_letter
     except ImportError:
         raise _missing_extra("Excel", "openpyxl", "excel") from None
     try:
@@ -262,38 +463,60 @@ def _read_excel(path: Path, source: str, sheet: str | int | None) -> pd.DataFram
     except Exception as exc:  # openpyxl raises zipfile, KeyError and its own errors
         raise TableReadError(f"{source} is not a readable .xlsx file: {exc}") from None
     try:
-        names = book.sheetnames
-        if sheet is None:
-            name = names[0]
-        elif isinstance(sheet, int) or str(sheet).isdigit():
-            index = int(sheet)
-            if not 0 <= index < len(names):
-                raise TableReadError(
-                    f"{source} has {len(names)} sheet(s) ({', '.join(names)}); no sheet number {index}")
-            name = names[index]
-        elif sheet in names:
-            name = sheet
-        else:
-            raise TableReadError(
-                f"{source} has no sheet {sheet!r}; its sheets are: {', '.join(names)}")
-        rows = list(book[name].iter_rows(values_only=True))
+        name = _pick_sheet(book.sheetnames, sheet, source)
+        worksheet = book[name]
+        if hasattr(worksheet, "reset_dimensions"):
+            # Read-only mode trusts the sheet's <dimension> record, which
+            # other programs write wrong (A1) or leave out; read every cell.
+            worksheet.reset_dimensions()
+        rows = [(number, row) for number, row in
+                enumerate(worksheet.iter_rows(min_row=skip_rows + 1, values_only=True),
+                          start=skip_rows + 1)
+                if any(not _blank(v) for v in row)]
     finally:
         book.close()
-    rows = [r for r in rows if any(v is not None and str(v).strip() for v in r)]
+    where = f"{source} sheet {name!r}"
     if not rows:
-        raise TableReadError(f"{source} sheet {name!r} is empty")
-    header = ["" if v is None else str(v) for v in rows[0]]
-    return pd.DataFrame([list(r) for r in rows[1:]], columns=header, dtype=object)
+        below = f" below the {skip_rows} skipped rows" if skip_rows else ""
+        raise TableReadError(f"{where} is empty{below}")
+    header = ["" if _blank(v) else str(v).strip() for v in rows[0][1]]
+    width = len(header)
+    while width and not header[width - 1]:
+        width -= 1
+    data = []
+    for number, row in rows[1:]:
+        beyond = [i for i, v in enumerate(row[width:], start=width) if not _blank(v)]
+        if beyond:
+            title = (f" (or, if row {rows[0][0]} is a title above the header, skip it with "
+                     "--skip-rows)") if width == 1 else ""
+            raise TableReadError(
+                f"{where} row {number} has a value in column {get_column_letter(beyond[0] + 1)}, "
+                f"right of the header (which ends at column {get_column_letter(width)}); give "
+                f"that column a header, or delete it{title}")
+        row = list(row[:width])
+        data.append(row + [None] * (width - len(row)))
+    columns = [title or f"Unnamed: {i}" for i, title in enumerate(header[:width])]
+    return pd.DataFrame(data, columns=columns, dtype=object)
 
 
 def read_table(path: str | os.PathLike, *, encoding: str | None = None,
-               sheet: str | int | None = None, delimiter: str | None = None) -> pd.DataFrame:
+               sheet: str | int | None = None, delimiter: str | None = None,
+               skip_rows: int = 0) -> pd.DataFrame:
     """Read a table of requests from CSV, TSV, JSONL, JSON, Parquet or Excel.
 
     The format follows the file's suffix (see :data:`SUPPORTED_SUFFIXES`;
     unknown suffixes are read as delimited text). Delimited files are read
     with every column as ``str``, so ids keep leading zeros and a text
-    ``"NA"`` stays a text. Column names are stripped of surrounding spaces.
+    ``"NA"`` stays a text. Column names are stripped of surrounding spaces;
+    a name that occurs twice is kept twice (:func:`require_column` refuses
+    to pick one of them), a missing name becomes ``"Unnamed: <position>"``.
+
+    Delimited text: an Excel ``sep=;`` first line sets the delimiter and is
+    skipped; a row with more fields than the header is an error (unless the
+    extra fields are empty: a trailing delimiter), a shorter row is padded
+    with ``""``; a header of one column makes every line one text, commas
+    and semicolons included. Excel: every cell is read whatever the sheet's
+    size record says; a value right of the header is an error.
 
     Parameters
     ----------
@@ -301,9 +524,13 @@ def read_table(path: str | os.PathLike, *, encoding: str | None = None,
     encoding : str, optional
         Codec of a text file; detected when omitted (BOM, UTF-8, cp1251).
     sheet : str or int, optional
-        Excel sheet name or 0-based number; the first sheet by default.
+        Excel sheet name or 0-based number (a name first, for a string);
+        the first sheet by default.
     delimiter : str, optional
         Field delimiter of a CSV file; sniffed when omitted.
+    skip_rows : int, default=0
+        Lines of a delimited file, or rows of an Excel sheet, above the
+        header (a title, an export date); an Excel ``sep=`` line does not count.
 
     Returns
     -------
@@ -336,11 +563,14 @@ def read_table(path: str | os.PathLike, *, encoding: str | None = None,
         raise TableReadError(f"{source} is an old .xls workbook; save it as .xlsx or CSV first")
     if path.stat().st_size == 0:
         raise TableReadError(f"{source} is empty")
+    if skip_rows and kind in ("parquet", "json", "jsonl"):
+        raise TableReadError(f"skipping rows applies to delimited text and Excel files, "
+                             f"not to {source}")
     try:
         if kind == "parquet":
             frame = _read_parquet(path, source)
         elif kind == "excel":
-            frame = _read_excel(path, source, sheet)
+            frame = _read_excel(path, source, sheet, skip_rows)
         else:
             data = path.read_bytes()
             if kind == "jsonl":
@@ -349,7 +579,8 @@ def read_table(path: str | os.PathLike, *, encoding: str | None = None,
                 frame = _read_json(data, source, encoding)
             else:
                 frame = _read_delimited(data, source, encoding,
-                                        "\t" if kind == "tsv" and delimiter is None else delimiter)
+                                        "\t" if kind == "tsv" and delimiter is None else delimiter,
+                                        skip_rows)
     except PermissionError:
         raise TableReadError(f"cannot read {source}: permission denied") from None
     frame.columns = [str(c).strip() for c in frame.columns]
@@ -360,25 +591,44 @@ def read_table(path: str | os.PathLike, *, encoding: str | None = None,
 
 def require_column(frame: pd.DataFrame, column: str, *, source: str = "input",
                    option: str = "--text-column") -> None:
-    """Check that ``frame`` has ``column``, or say which columns it does have.
+    """Check that ``frame`` has ``column`` once, or say which columns it does have.
 
     When the frame has a single column whose name contains another
-    delimiter, the message says the file was split on the wrong delimiter.
+    delimiter, the message says the file was split on the wrong delimiter;
+    when the names look like a title row, it mentions ``--skip-rows``.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+    column : str
+    source : str, default="input"
+        Name of the file, for the message.
+    option : str, default="--text-column"
+        The option that chooses the column, for the message.
 
     Raises
     ------
     TableReadError
+        The column is missing, or ``frame`` has two columns of that name.
     """
-    if column in frame.columns:
-        return
     names = [str(c) for c in frame.columns]
+    count = names.count(column)
+    if count == 1:
+        return
+    if count > 1:
+        times = "twice" if count == 2 else f"{count} times"
+        raise TableReadError(f"column {column!r} appears {times} in {source}; rename one")
     shown = ", ".join(repr(n) for n in names[:20]) + (f" and {len(names) - 20} more" if len(names) > 20 else "")
     message = f"column {column!r} not found in {source}; its columns are: {shown}"
-    if len(names) == 1:
-        found = [d for d in _DELIMITERS if d in names[0]]
-        if found:
-            message += (f" (the header looks delimited by {_DELIMITER_NAMES[found[0]]}; "
-                        f"pass --delimiter {found[0]!r} if the delimiter is wrong)")
+    found = [d for d in _DELIMITERS if d in names[0]] if len(names) == 1 else []
+    if found:
+        message += (f" (the header looks delimited by {_DELIMITER_NAMES[found[0]]}; "
+                    f"pass --delimiter {found[0]!r} if the delimiter is wrong)")
+    elif (len(names) == 1 and " " in names[0].strip()) or \
+            any(n.startswith("Unnamed: ") for n in names):
+        # A title ("Обращения за неделю") read as the header.
+        message += (" (if the header is not the first row, skip the rows above it with "
+                    "--skip-rows N)")
     raise TableReadError(message + f"; choose one with {option}")
 
 

@@ -51,6 +51,51 @@ def test_utf8_wins_over_cp1251():
     assert (text, codec) == ("ёжик", "utf-8")
 
 
+# Realistic cp1251 exports: names, Latin brand names, e-mails, all-caps texts, camel-case brands.
+CONTACT_CENTRE = [
+    "Здравствуйте, меня зовут Иванова Ольга Петровна, не могу войти через iPhone 15 Pro",
+    "Wi-Fi роутер TP-Link не раздаёт интернет, МегаФон, договор №12345",
+    "напишите ответ на ivan.petrov@mail.ru или olga_s@yandex.ru",
+    "СберБанк Онлайн не открывается на Android 14, ошибка 500",
+    "ЗДРАВСТВУЙТЕ, КУРЬЕР НЕ ОТВЕЧАЕТ НА ЗВОНКИ, ДОСТАВКА ОПАЗДЫВАЕТ НА 3 ЧАСА",
+    "Списали повторно 3 999,00 руб. за коммуналку — хотя платёж уже был!",
+    "кешбэк пришёл только за половину покупок. ФИО: Артём Сергеевич Ёлкин",
+    "СМС с кодом не приходит уже час, «Мой МТС» пишет: повторите позже…",
+]
+
+
+@pytest.mark.parametrize("text", CONTACT_CENTRE)
+def test_real_cp1251_exports_are_accepted_row_by_row(text):
+    data = f"id;text\n1;{text}\n".encode("cp1251")
+    assert decode_bytes(data) == (f"id;text\n1;{text}\n", "cp1251")
+
+
+def test_real_cp1251_export_is_accepted_whole():
+    body = "id;text\n" + "".join(f"{i};{t}\n" for i, t in enumerate(CONTACT_CENTRE))
+    assert decode_bytes(body.encode("cp1251"))[1] == "cp1251"
+
+
+@pytest.mark.parametrize("texts, codec, suggested", [
+    (["café fermé, naïve résumé", "zurück, Gebühr zu hoch", "¿Dónde está mi pedido?"],
+     "cp1252", "cp1252"),
+    (["Ça ne marche pas", "Straße gesperrt"], "latin-1", "cp1252"),
+    (CONTACT_CENTRE, "koi8-r", "koi8-r"),
+    (["Привет, не работает интернет", "Верните деньги за заказ"], "koi8-r", "koi8-r"),
+])
+def test_other_single_byte_encodings_are_not_garbled_as_cp1251(tmp_path, texts, codec, suggested):
+    # Before, any text of Cyrillic-looking characters passed: cp1252 "café" became
+    # "cafй" and KOI8-R "Привет" became "рТЙЧЕФ", silently.
+    body = "request_id,text\n" + "".join(f'{i},"{t}"\n' for i, t in enumerate(texts))
+    path = write(tmp_path / "a.csv", body.encode(codec, errors="replace"))
+    with pytest.raises(TableReadError) as info:
+        read_table(path)
+    message = str(info.value)
+    assert "does not look like cp1251" in message and "\n" not in message
+    assert f"pass its encoding with --encoding (e.g. --encoding {suggested})" in message
+    expected = [t.encode(codec, errors="replace").decode(codec) for t in texts]  # № is not KOI8-R
+    assert read_table(path, encoding=suggested)["text"].tolist() == expected
+
+
 def test_explicit_encoding_that_does_not_fit_names_byte_and_offset(tmp_path):
     path = write(tmp_path / "a.csv", RUSSIAN.encode("cp1251"))
     with pytest.raises(TableReadError, match=r"not valid utf-8: byte 0x\w\w at offset \d+.*--encoding"):
@@ -95,25 +140,116 @@ def test_tsv_suffix_means_tabs(tmp_path):
 
 
 def test_unclosed_quote_is_a_malformed_csv_error(tmp_path):
-    path = write(tmp_path / "a.csv", b'id,text\n1,"unclosed\n2,x\n')
-    with pytest.raises(TableReadError, match="not well-formed delimited text.*EOF inside string"):
+    # Not the rest of the file swallowed into one text.
+    path = write(tmp_path / "a.csv", b'id,text\n1,ok\n2,"unclosed\n3,x\n')
+    with pytest.raises(TableReadError, match=r"not well-formed delimited text: the quote .* "
+                                             r"line 3 is never closed"):
         read_table(path)
 
 
-def test_row_with_extra_fields_is_a_malformed_csv_error(tmp_path):
-    path = write(tmp_path / "a.csv", b"id,text\n1,a\n2,b,c\n")
-    with pytest.raises(TableReadError, match="Expected 2 fields in line 3, saw 3"):
+def test_row_with_extra_fields_names_the_line_the_counts_and_the_cause(tmp_path):
+    path = write(tmp_path / "a.csv", b"id,text\n1,a\n2,b,c\n3,d\n4,e,f\n")
+    with pytest.raises(TableReadError) as info:
         read_table(path)
+    message = str(info.value)
+    assert "line 3 has 3 fields but the header names 2 column(s) (and 1 more lines)" in message
+    assert "unquoted ','" in message and "double quotes" in message and "--delimiter" in message
 
 
-def test_wrong_delimiter_shows_up_as_a_hint_in_the_missing_column_message(tmp_path):
+def test_wrong_delimiter_shows_up_as_a_hint(tmp_path):
     path = write(tmp_path / "a.csv", RUSSIAN.encode("cp1251"))
+    with pytest.raises(TableReadError, match="the header looks delimited by ';': "
+                                             "pass --delimiter ';'"):
+        read_table(path, delimiter=",")
+    path = write(tmp_path / "b.csv", b"request_id;text\n1;a\n")
     frame = read_table(path, delimiter=",")
     with pytest.raises(TableReadError) as info:
-        require_column(frame, "text", source="a.csv")
+        require_column(frame, "text", source="b.csv")
     message = str(info.value)
     assert "'request_id;text'" in message
     assert "delimited by ';'" in message and "--delimiter ';'" in message
+
+
+# The reviewer's repro (A): the first data row had one field too many, so pandas
+# took the ids for an index, shifted the texts into request_id, and exited 0.
+def test_extra_field_in_the_first_data_row_is_an_error_not_an_index(tmp_path):
+    path = write(tmp_path / "f.csv", "id;text\n001;Здравствуйте; карта заблокирована\n"
+                                     "002;не работает интернет\n003;верните деньги\n".encode())
+    with pytest.raises(TableReadError) as info:
+        read_table(path)
+    message = str(info.value)
+    assert f"{path} line 2 has 3 fields but the header names 2 column(s)" in message
+    assert "unquoted ';'" in message
+
+
+def test_trailing_delimiter_on_every_line_is_dropped(tmp_path):
+    path = write(tmp_path / "crm.csv", "id;text\n001;карта заблокирована;\n"
+                                       "002;не работает интернет;\n".encode("cp1251"))
+    frame = read_table(path)
+    assert frame.columns.tolist() == ["id", "text"]
+    assert frame["id"].tolist() == ["001", "002"]
+    assert frame["text"].tolist() == ["карта заблокирована", "не работает интернет"]
+    header_too = write(tmp_path / "crm2.csv", b"id;text;\n1;a;\n2;b\n")
+    assert read_table(header_too).to_dict("list") == {"id": ["1", "2"], "text": ["a", "b"]}
+
+
+def test_short_rows_are_padded_with_empty_texts(tmp_path):
+    path = write(tmp_path / "a.csv", b"id,text,channel\n1,a\n2,b,chat\n")
+    assert read_table(path).to_dict("list") == {"id": ["1", "2"], "text": ["a", "b"],
+                                                "channel": ["", "chat"]}
+
+
+@pytest.mark.parametrize("body", [
+    "text\nЗдравствуйте, карта заблокирована\nне работает; совсем\n"
+    "верните деньги, пожалуйста, срочно\n",
+    "text\r\nЗдравствуйте, карта заблокирована\r\nне работает; совсем\r\n"
+    "верните деньги, пожалуйста, срочно\r\n",
+])
+def test_one_column_file_is_read_line_by_line(tmp_path, body):
+    frame = read_table(write(tmp_path / "one.csv", body.encode()))
+    assert frame.columns.tolist() == ["text"]
+    assert frame["text"].tolist() == ["Здравствуйте, карта заблокирована", "не работает; совсем",
+                                      "верните деньги, пожалуйста, срочно"]
+
+
+def test_one_column_file_honours_csv_quoting(tmp_path):
+    path = write(tmp_path / "one.csv", b'text\n"two\nlines, quoted"\n"say ""hi"""\nplain\n')
+    assert read_table(path)["text"].tolist() == ["two\nlines, quoted", 'say "hi"', "plain"]
+
+
+@pytest.mark.parametrize("ending", ["\n", "\r\n"])
+def test_excel_sep_line_sets_the_delimiter_and_is_skipped(tmp_path, ending):
+    body = ending.join(["sep=;", "request_id;text", "ru-1;Здравствуйте, карта", "ru-2;ок", ""])
+    frame = read_table(write(tmp_path / "sep.csv", body.encode("cp1251")))
+    assert frame.to_dict("list") == {"request_id": ["ru-1", "ru-2"],
+                                     "text": ["Здравствуйте, карта", "ок"]}
+
+
+def test_skip_rows_skips_title_lines_and_line_numbers_stay_true(tmp_path):
+    body = "Выгрузка обращений за неделю\nСформирована 01.03.2025\n\nid;text\n1;a\n2;b;c\n"
+    path = write(tmp_path / "a.csv", body.encode())
+    with pytest.raises(TableReadError, match="line 6 has 3 fields"):
+        read_table(path, skip_rows=2)
+    path = write(tmp_path / "b.csv", body.replace("2;b;c", "2;b").encode())
+    assert read_table(path, skip_rows=2).to_dict("list") == {"id": ["1", "2"], "text": ["a", "b"]}
+    with pytest.raises(TableReadError, match="is empty below the 9 skipped rows"):
+        read_table(path, skip_rows=9)
+    with pytest.raises(TableReadError, match="applies to delimited text and Excel"):
+        read_table(write(tmp_path / "a.jsonl", b'{"text": "a"}\n'), skip_rows=1)
+
+
+def test_title_row_is_hinted_at_in_the_missing_column_message(tmp_path):
+    frame = read_table(write(tmp_path / "a.csv", "Отчёт за неделю\nid;text\n1;a\n".encode()))
+    with pytest.raises(TableReadError, match=r"--skip-rows N\); choose one with --text-column"):
+        require_column(frame, "text", source="a.csv")
+
+
+def test_duplicate_column_names_are_refused_when_used(tmp_path):
+    path = write(tmp_path / "d.csv", "id;text ;text\n1;карта;x\n".encode())
+    frame = read_table(path)
+    with pytest.raises(TableReadError, match=f"column 'text' appears twice in {path}; rename one"):
+        require_column(frame, "text", source=str(path))
+    require_column(frame, "id", source=str(path))  # the other columns are usable
 
 
 def test_missing_column_lists_the_columns_that_exist():
@@ -200,6 +336,85 @@ def test_excel_sheet_by_name_and_number(tmp_path):
         assert frame.columns.tolist() == ["request_id", "text"]  # header spaces stripped
         assert column_as_ids(frame["request_id"].tolist()) == ["12", "13"]
     assert read_table(path).columns.tolist() == ["ignored"]
+
+
+def _sheet_with_dimension(path, rows, dimension):
+    """A one-sheet workbook whose <dimension> record says ``dimension`` (``None``: no record).
+
+    Programs other than Excel write it wrong or leave it out; openpyxl's
+    read-only mode trusted it.
+    """
+    import re
+    import zipfile
+
+    openpyxl = pytest.importorskip("openpyxl")
+    book = openpyxl.Workbook()
+    for row in rows:
+        book.active.append(row)
+    book.save(path)
+    with zipfile.ZipFile(path) as old:
+        parts = {info.filename: old.read(info) for info in old.infolist()}
+    sheet = parts["xl/worksheets/sheet1.xml"].decode()
+    record = "" if dimension is None else f'<dimension ref="{dimension}"/>'
+    sheet, found = re.subn(r"<dimension [^>]*/>", record, sheet)
+    assert found == 1
+    parts["xl/worksheets/sheet1.xml"] = sheet.encode()
+    with zipfile.ZipFile(path, "w") as new:
+        for name, data in parts.items():
+            new.writestr(name, data)
+    return path
+
+
+@pytest.mark.parametrize("dimension", ["A1", None])
+def test_excel_sheet_size_record_is_not_trusted(tmp_path, dimension):
+    rows = [["id", "text"], [1, "карта заблокирована"], [2, "не работает интернет", None],
+            [3]]
+    path = _sheet_with_dimension(tmp_path / "a.xlsx", rows, dimension)
+    frame = read_table(path)
+    assert column_as_ids(frame["id"].tolist()) == ["1", "2", "3"]
+    assert column_as_texts(frame["text"].tolist()) == ["карта заблокирована",
+                                                       "не работает интернет", ""]
+
+
+def test_excel_value_right_of_the_header_is_an_error(tmp_path):
+    rows = [["id", "text"], [1, "карта заблокирована"],
+            [2, "не работает интернет", None, "комментарий оператора"], [3]]
+    path = _sheet_with_dimension(tmp_path / "ragged.xlsx", rows, None)
+    with pytest.raises(TableReadError, match=r"sheet 'Sheet' row 3 has a value in column D, "
+                                             r"right of the header \(which ends at column B\)"):
+        read_table(path)
+
+
+def test_excel_skip_rows_and_duplicate_headers(tmp_path):
+    openpyxl = pytest.importorskip("openpyxl")
+    book = openpyxl.Workbook()
+    for row in [["Отчёт по обращениям за неделю"], [], ["id", "text", "text", None, "дата"],
+                [1000, "карта", "доп", None, "2024-01-01"]]:
+        book.active.append(row)
+    book.save(tmp_path / "dup.xlsx")
+    frame = read_table(tmp_path / "dup.xlsx", skip_rows=2)
+    assert frame.columns.tolist() == ["id", "text", "text", "Unnamed: 3", "дата"]
+    with pytest.raises(TableReadError, match="column 'text' appears twice in dup.xlsx; rename one"):
+        require_column(frame, "text", source="dup.xlsx")
+    with pytest.raises(TableReadError, match="if row 1 is a title above the header, skip it "
+                                             "with --skip-rows"):
+        read_table(tmp_path / "dup.xlsx")
+
+
+def test_excel_sheet_named_like_a_number_is_picked_by_name(tmp_path):
+    openpyxl = pytest.importorskip("openpyxl")
+    book = openpyxl.Workbook()
+    book.active.title = "2"
+    book.active.append(["text"])
+    book.active.append(["named two"])
+    for title in ("a", "b"):
+        sheet = book.create_sheet(title)
+        sheet.append(["text"])
+        sheet.append([f"sheet {title}"])
+    book.save(tmp_path / "s.xlsx")
+    assert read_table(tmp_path / "s.xlsx", sheet="2")["text"].tolist() == ["named two"]
+    assert read_table(tmp_path / "s.xlsx", sheet=2)["text"].tolist() == ["sheet b"]
+    assert read_table(tmp_path / "s.xlsx", sheet="1")["text"].tolist() == ["sheet a"]
 
 
 def test_excel_unknown_sheet_lists_sheets(tmp_path):
