@@ -45,6 +45,7 @@ __all__ = [
     "column_as_texts",
     "column_as_ids",
     "write_csv",
+    "excel_safe",
     "SUPPORTED_SUFFIXES",
 ]
 
@@ -656,13 +657,51 @@ def column_as_ids(values: Sequence[Any]) -> list[str]:
     return ids
 
 
-def write_csv(frame: pd.DataFrame, path: str | os.PathLike) -> None:
-    """Write ``frame`` as UTF-8 CSV atomically (old file or complete new one, never half).
+#: First characters that make Excel read a cell as a formula (and run it).
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def excel_safe(value: Any) -> Any:
+    """``value`` with a ``'`` in front when Excel would read it as a formula.
+
+    A text starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage
+    return becomes a live formula when a CSV file is opened in Excel
+    (``=HYPERLINK(...)``), or ``#NAME?`` (``+7 916 ...``); the ``'`` makes it
+    text. Anything else is returned as it is.
+
+    Examples
+    --------
+    >>> excel_safe("=1+1"), excel_safe("+7 916 123 45 67"), excel_safe("карта")
+    ("'=1+1", "'+7 916 123 45 67", 'карта')
+    """
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def write_csv(frame: pd.DataFrame, path: str | os.PathLike, *, delimiter: str = ",",
+              excel_safe_cells: bool = False) -> None:
+    """Write ``frame`` as CSV atomically (old file or complete new one, never half).
+
+    The file is UTF-8 with a byte-order mark, so that Excel shows Cyrillic
+    text instead of mojibake; :func:`read_table`, ``pandas.read_csv`` and
+    ``csv`` with ``encoding="utf-8-sig"`` read it back unchanged.
 
     Parameters
     ----------
     frame : pandas.DataFrame
     path : str or path-like
+    delimiter : str, default=","
+        Field delimiter; ``";"`` is what Excel expects in locales with a
+        decimal comma (Russian, German ...).
+    excel_safe_cells : bool, default=False
+        Put a ``'`` in front of texts Excel would run as formulas (see
+        :func:`excel_safe`). Off by default: it changes the data.
     """
-    with atomic_open(path, "w", newline="") as fh:
-        frame.to_csv(fh, index=False, lineterminator="\n")
+    if excel_safe_cells:
+        frame = frame.copy()
+        for column in frame.columns:
+            if not pd.api.types.is_numeric_dtype(frame[column]):
+                frame[column] = frame[column].map(excel_safe)
+    with atomic_open(path, "w", encoding="utf-8-sig", newline="") as fh:
+        frame.to_csv(fh, index=False, sep=delimiter, lineterminator="\n")

@@ -450,10 +450,11 @@ def test_column_helpers_turn_missing_cells_into_empty_strings():
     assert column_as_ids([1, 2.0, 2.5, None, "x-1"]) == ["1", "2", "2.5", "", "x-1"]
 
 
-def test_write_csv_is_utf8_and_atomic(tmp_path, monkeypatch):
+def test_write_csv_is_utf8_with_bom_and_atomic(tmp_path, monkeypatch):
     path = tmp_path / "out.csv"
     write_csv(pd.DataFrame({"text": ["Привет, мир"]}), path)
-    assert path.read_bytes().decode("utf-8") == 'text\n"Привет, мир"\n'
+    # The BOM makes Excel (Russian locale) read UTF-8 instead of cp1251 mojibake.
+    assert path.read_bytes().decode("utf-8") == '\ufefftext\n"Привет, мир"\n'
 
     def explode(self, fh, **kwargs):
         fh.write("half a fi")
@@ -462,8 +463,37 @@ def test_write_csv_is_utf8_and_atomic(tmp_path, monkeypatch):
     monkeypatch.setattr(pd.DataFrame, "to_csv", explode)
     with pytest.raises(OSError, match="disk full"):
         write_csv(pd.DataFrame({"text": ["new"]}), path)
-    assert path.read_bytes().decode("utf-8") == 'text\n"Привет, мир"\n'
+    assert path.read_bytes().decode("utf-8") == '\ufefftext\n"Привет, мир"\n'
     assert [p.name for p in tmp_path.iterdir()] == ["out.csv"]
+
+
+@pytest.mark.parametrize("delimiter", [",", ";", "\t"])
+def test_written_csv_reads_back_unchanged(tmp_path, delimiter):
+    frame = pd.DataFrame({"request_id": ["001", "x-2", "3"],
+                          "text": ["Привет, мир; тест", "=HYPERLINK(\"http://x\")",
+                                   'две\nстроки "так"'],
+                          "status": ["assigned", "empty", "unassigned"]})
+    path = tmp_path / "out.csv"
+    write_csv(frame, path, delimiter=delimiter)
+    assert path.read_bytes().startswith(b"\xef\xbb\xbf")
+    pd.testing.assert_frame_equal(read_table(path), frame, check_dtype=False)
+    by_pandas = pd.read_csv(path, dtype=str, keep_default_na=False, sep=delimiter)
+    pd.testing.assert_frame_equal(by_pandas, frame, check_dtype=False)  # no "\ufeffrequest_id"
+
+
+def test_excel_safe_prefixes_formula_starts_only_when_asked(tmp_path):
+    texts = ["=HYPERLINK(\"http://evil\",\"жми\")", "+7 916 123 45 67 перезвоните", "-5 баллов",
+             "@all срочно", "обычный текст", "a=b", ""]
+    frame = pd.DataFrame({"text": texts, "n": [1, 2, 3, 4, 5, 6, 7]})
+    path = tmp_path / "safe.csv"
+    write_csv(frame, path, excel_safe_cells=True)
+    assert read_table(path)["text"].tolist() == [
+        "'=HYPERLINK(\"http://evil\",\"жми\")", "'+7 916 123 45 67 перезвоните", "'-5 баллов",
+        "'@all срочно", "обычный текст", "a=b", ""]
+    assert read_table(path)["n"].tolist() == [str(i) for i in range(1, 8)]
+    write_csv(frame, path)  # by default the data is written as it is
+    assert read_table(path)["text"].tolist() == texts
+    assert frame["text"].tolist() == texts  # the caller's frame is not changed
 
 
 @settings(max_examples=150, deadline=None)
