@@ -8,6 +8,7 @@ its own texts unassigned.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
@@ -372,8 +373,12 @@ class ClusteringEngine:
                 # for new ones, and the sweep reaches them for the price of one
                 # pass instead of a judged sample per round.
                 break
+            propose = self.proposer.propose
+            if self._counts is not None and getattr(self.proposer, "uses_counts", False):
+                propose = functools.partial(propose, counts=[int(self._counts[i])
+                                                             for i in uncovered])
             raw, call_usage = _guarded_call(
-                self.breaker, self.proposer.propose, [texts[i] for i in uncovered],
+                self.breaker, propose, [texts[i] for i in uncovered],
                 list(self.registry.clusters))
             if raw is None and call_usage.failed_calls:
                 # Settled at the end of discover(): a failure only counts
@@ -427,7 +432,8 @@ class ClusteringEngine:
         return created
 
     def discover(self, texts: Sequence[str], ids: list[str | None],
-                 usage: LLMUsage, checked: np.ndarray | None = None
+                 usage: LLMUsage, checked: np.ndarray | None = None,
+                 counts: Sequence[int] | None = None
                  ) -> tuple[list[str | None], list[str]]:
         """Propose clusters for unassigned texts until nothing new comes up.
 
@@ -457,6 +463,9 @@ class ClusteringEngine:
             Clusters each text was already judged against (registry prefix
             length); defaults to all for assigned texts and to the current
             registry for the rest (the estimator judged them already).
+        counts : sequence of int, optional
+            Rows of the input each text stands for; passed on to a proposer
+            whose ``uses_counts`` attribute is true (as ``counts=``).
 
         Returns
         -------
@@ -472,6 +481,7 @@ class ClusteringEngine:
         if checked is None:
             checked = np.full(n, len(self.registry), dtype=np.intp)
         self._judged = checked.copy()  # clusters each text was really judged against
+        self._counts = None if counts is None else np.asarray(counts)
         exhausted = np.zeros(n, dtype=bool)
         self._failed_proposals = np.zeros(n, dtype=np.intp)
         self._failed_proposal_usage: list[LLMUsage] = []

@@ -488,7 +488,8 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
             ids = engine.assign(unique, self.registry_.clusters, usage)
         created: list[str] = []
         if propose and unique:
-            ids, created = engine.discover(unique, ids, usage)
+            counts = np.bincount(inverse[inverse >= 0], minlength=len(unique))
+            ids, created = engine.discover(unique, ids, usage, counts=counts)
             if self.provider_ == "offline" and not len(self.registry_):
                 warnings.warn(
                     f"the offline engine found no group of at least min_cluster_size="

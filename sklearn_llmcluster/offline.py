@@ -268,14 +268,16 @@ def _louvain(graph: sp.csr_matrix, resolution: float, rng: np.random.Generator) 
     return np.unique(membership, return_inverse=True)[1]
 
 
-def _absorb_small(graph: sp.csr_matrix, labels: np.ndarray, min_size: int) -> np.ndarray:
+def _absorb_small(graph: sp.csr_matrix, labels: np.ndarray, min_size: int,
+                  weights: np.ndarray | None = None) -> np.ndarray:
     """Move the nodes of communities smaller than ``min_size`` to the big community
     they have the most edge weight to (nodes with no such edge stay put).
 
     Too small to be proposed, such communities would leave their texts
-    unassigned although their nearest neighbours have a cluster.
+    unassigned although their nearest neighbours have a cluster. A community's
+    size is the sum of its nodes' ``weights`` (how often each text occurs).
     """
-    sizes = np.bincount(labels)
+    sizes = np.bincount(labels, weights=weights)
     small = sizes[labels] < min_size
     if not small.any() or small.all():
         return labels
@@ -623,7 +625,8 @@ class OfflineEngine:
         return int(np.clip(round(np.log2(max(n_texts, 2)) - 5), 3, 15))
 
     # -- proposing -------------------------------------------------------------------
-    def propose(self, texts: list[str], clusters: list[Cluster]) -> list[Proposal]:
+    def propose(self, texts: list[str], clusters: list[Cluster],
+                counts: Sequence[int] | None = None) -> list[Proposal]:
         """Discover clusters among ``texts``; biggest first, at most ``max_new_clusters``.
 
         Parameters
@@ -632,6 +635,10 @@ class OfflineEngine:
             Texts no existing cluster covers.
         clusters : list of Cluster
             Existing clusters; new names never repeat theirs.
+        counts : sequence of int, optional
+            How many rows of the input each text stands for (the estimator
+            sends each distinct text once): a community's size for
+            ``min_cluster_size`` and for the order of proposals is its rows.
 
         Returns
         -------
@@ -644,17 +651,19 @@ class OfflineEngine:
                 positions.setdefault(text, []).append(i)
         if len(positions) < 2:
             return []
+        rows = {text: (len(where) if counts is None else int(sum(counts[i] for i in where)))
+                for text, where in positions.items()}
         with self._lock:
             self._learn(positions)
             space = self._space
-        nodes, X, labels = self._communities(space, positions)
+        nodes, X, labels = self._communities(space, rows)
         n_labels = int(labels.max()) + 1
         groups = [np.flatnonzero(labels == c) for c in range(n_labels)]
         # Texts with no features left (digits only, "NA", a lone greeting) say
         # nothing about a topic: no community may claim them.
         given = np.array([text in positions for text in nodes]) \
             & (np.abs(X).sum(axis=1) > 0)
-        sizes = [sum(len(positions[nodes[i]]) for i in group if given[i]) for group in groups]
+        sizes = [sum(rows[nodes[i]] for i in group if given[i]) for group in groups]
         kept = [c for c in range(n_labels) if sizes[c] >= self.min_cluster_size]
         # Biggest first (ties by the texts themselves): a caller that caps the
         # number of proposals keeps the largest clusters.
@@ -690,9 +699,11 @@ class OfflineEngine:
                 self._own[key] = entry
         return proposals
 
-    def _communities(self, space: _TextSpace, texts: dict[str, Any]
+    def _communities(self, space: _TextSpace, texts: dict[str, int]
                      ) -> tuple[list[str], np.ndarray, np.ndarray]:
         """Texts, their vectors and community labels, from a search covering ``texts``.
+
+        ``texts`` maps each text to the rows it stands for.
 
         The last search is reused when it covered every text of ``texts``: a
         caller that caps proposals per call shows the left-over texts again,
@@ -710,7 +721,8 @@ class OfflineEngine:
         vectors = space.transform(nodes)
         graph = _knn_graph(vectors, self._neighbours(len(nodes)))
         labels = _louvain(graph, self.resolution, np.random.default_rng(self._seed()))
-        labels = _absorb_small(graph, labels, self.min_cluster_size)
+        labels = _absorb_small(graph, labels, self.min_cluster_size,
+                               np.array([texts[t] for t in nodes], dtype=float))
         with self._lock:
             self._partition = _Partition(space, nodes, {t: i for i, t in enumerate(nodes)},
                                          labels, vectors)
@@ -807,9 +819,13 @@ class OfflineProposer:
     def __init__(self, engine: OfflineEngine) -> None:
         self.engine = engine
 
-    def propose(self, texts: list[str], clusters: list[Cluster]) -> list[Proposal]:
+    #: The engine passes ``counts`` (rows per distinct text) to a proposer that says so.
+    uses_counts = True
+
+    def propose(self, texts: list[str], clusters: list[Cluster],
+                counts: Sequence[int] | None = None) -> list[Proposal]:
         """Discover clusters among ``texts``; see :meth:`OfflineEngine.propose`."""
-        return self.engine.propose(texts, clusters)
+        return self.engine.propose(texts, clusters, counts)
 
     def __repr__(self) -> str:
         return f"OfflineProposer({self.engine!r})"

@@ -19,7 +19,13 @@ Message = dict
 
 @runtime_checkable
 class Proposer(Protocol):
-    """Suggests new clusters for texts that no existing cluster covers."""
+    """Suggests new clusters for texts that no existing cluster covers.
+
+    Texts arrive de-duplicated. A proposer that needs to know how many input
+    rows each text stands for (to size clusters by rows, say) sets a class
+    attribute ``uses_counts = True``; ``propose`` is then also given
+    ``counts=`` (a list of int aligned with ``texts``).
+    """
 
     def propose(self, texts: list[str], clusters: list[Cluster]) -> list[Proposal]:
         """Return new clusters for ``texts``.

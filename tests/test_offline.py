@@ -320,3 +320,39 @@ def test_too_few_texts_for_the_offline_engine_warn_with_the_fix():
     with pytest.warns(LLMClusterWarning, match="found no group.*min_cluster_size=5.*4 unique"):
         model = LLMClusterer(provider="offline", random_state=0).fit(texts)
     assert (model.labels_ == -1).all()
+
+
+def test_repeated_requests_count_by_their_rows():
+    # Contact-centre data is full of exact repeats; the estimator sends each
+    # distinct text once, with how many rows it stands for.
+    texts = (["карта заблокирована"] * 20 + ["не могу войти в приложение"] * 20
+             + ["верните деньги за заказ"] * 20)
+    model = LLMClusterer(provider="offline", random_state=0).fit(texts)
+    assert model.n_clusters_ == 3 and model.coverage_ == 1.0
+    assert len(set(model.labels_[[0, 20, 40]])) == 3
+    assert sorted(c.size for c in model.clusters_) == [20, 20, 20]
+
+
+def test_counts_reach_only_proposers_that_ask_for_them():
+    from sklearn_llmcluster.testing import ScriptedProvider
+
+    seen = {}
+
+    class Counting:
+        uses_counts = True
+
+        def propose(self, texts, clusters, counts=None):
+            seen["counts"] = dict(zip(texts, counts))
+            return []
+
+    class Plain:
+        def propose(self, texts, clusters):
+            seen["plain"] = list(texts)
+            return []
+
+    judge = OfflineEngine(random_state=0).judge
+    texts = ["a b"] * 3 + ["c d"]
+    for proposer in (Counting(), Plain()):
+        LLMClusterer(proposer=proposer, judge=judge, random_state=0,
+                     provider=ScriptedProvider()).fit(texts)
+    assert seen["counts"] == {"a b": 3, "c d": 1} and sorted(seen["plain"]) == ["a b", "c d"]
