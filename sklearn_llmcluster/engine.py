@@ -159,7 +159,6 @@ def _judge_batch(breaker: _CircuitBreaker, judge, texts: list[str],
             usage.note(f"judge returned unknown cluster id {str(cid)[:40]!r}; text left unassigned")
             cid = None
         answers.append(cid)
-    usage.add(texts_judged_by_llm=len(texts))
     return answers, usage
 
 
@@ -208,6 +207,8 @@ class ClusteringEngine:
         self.report = report or logger.info
         self.budget = budget
         self.breaker = _CircuitBreaker(settings.max_consecutive_failures)
+        #: Texts the LLM judge has answered for, for counting each once.
+        self.judged_texts: set[str] = set()
 
     @property
     def budget_exhausted(self) -> bool:
@@ -267,6 +268,10 @@ class ClusteringEngine:
                     if answers is not None:
                         for i, cid in zip(batch, answers):
                             result[i] = cid
+                        # Unique texts: one judged in two passes counts once.
+                        fresh = {texts[i] for i in batch} - self.judged_texts
+                        self.judged_texts |= fresh
+                        usage.add(texts_judged_by_llm=len(fresh))
                 if self.budget_exhausted:
                     break  # later waves stay unassigned
             batches = failed

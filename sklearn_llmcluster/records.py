@@ -265,7 +265,8 @@ class LLMUsage:
     partial_answers : int
         Answers still partly invalid after every retry; the affected texts stay -1.
     texts_judged_by_llm, texts_judged_by_fast_path : int
-        Unique texts assigned by the LLM judge and by the fast-path classifier.
+        Unique texts answered for by the LLM judge (once, however many passes
+        judged them) and assigned by the fast-path classifier.
     """
 
     calls: int = 0

@@ -543,3 +543,27 @@ def test_texts_left_out_at_the_proposal_cap_are_still_judged_against_those_clust
     labels = model.fit_predict(df.text)
     assert model.coverage_ == 1.0
     assert np.array_equal(labels, model.predict(df.text))
+
+
+def test_texts_judged_by_llm_counts_each_text_once():
+    import json
+
+    from sklearn_llmcluster.datasets import load_demo
+    from sklearn_llmcluster.testing import OracleProvider
+
+    df = load_demo("en")
+
+    class ListsHalfTheMembers(OracleProvider):
+        def complete(self, messages, **kw):
+            answer = json.loads(super().complete(messages, **kw))
+            for cluster in answer.get("clusters", []):
+                cluster["members"] = cluster["members"][::2]
+            return json.dumps(answer)
+
+    model = LLMClusterer(provider=ListsHalfTheMembers(dict(zip(df.text, df.label))),
+                         random_state=0, proposal_size=60, max_new_clusters=3)
+    model.fit(df.text)
+    n_unique = len({" ".join(t.lower().split()) for t in df.text})
+    # Sampled texts are judged during discovery and again in the sweep.
+    assert model.llm_usage_.calls > 0
+    assert 0 < model.llm_usage_.texts_judged_by_llm <= n_unique
