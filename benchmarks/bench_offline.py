@@ -104,6 +104,45 @@ def offline_engine(texts: list[str], setting: str, random_state: int,
     return model.labels_
 
 
+def novelty(data_dir: Path, thresholds: list[float], random_state: int, n_jobs: int) -> None:
+    """Does ``partial_fit`` keep new intents apart from the clusters of old ones?
+
+    BANKING77: 60 intents (drawn with ``random_state``) are "old": the engine
+    is fitted on 4,000 of their training texts. Then ``partial_fit`` gets the
+    whole test split (old and 17 new intents). A new-intent text should start
+    or join a new cluster, an old-intent text should go to an old cluster.
+    """
+    from sklearn_llmcluster.offline import OfflineEngine
+
+    data = pd.read_csv(data_dir / "banking77.csv")
+    intents = sorted(data["label"].unique())
+    np.random.default_rng(random_state).shuffle(intents)
+    old = set(intents[:60])
+    train = data[(data["split"] == "train") & data["label"].isin(old)].sample(
+        4000, random_state=random_state)
+    test = data[data["split"] == "test"]
+    is_new = ~test["label"].isin(old).to_numpy()
+    print("| judge threshold | new-intent texts into old clusters | into new clusters | "
+          "old-intent texts into old clusters | ACC | NMI | ARI | clusters (old) |")
+    print("|---|---|---|---|---|---|---|---|")
+    for threshold in thresholds:
+        engine = OfflineEngine(random_state=random_state, threshold=threshold)
+        model = LLMClusterer(proposer=engine.proposer, judge=engine.judge,
+                             proposal_size=10**9, random_state=random_state, n_jobs=n_jobs)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model.fit(train["text"].tolist())
+            n_old = model.n_clusters_
+            model.partial_fit(test["text"].tolist())
+        labels = model.labels_
+        to_old = (labels >= 0) & (labels < n_old)
+        scores = clustering_scores(test["label"].to_numpy(), labels)
+        print(f"| {threshold:.2f} | {to_old[is_new].mean():.0%} | "
+              f"{(labels >= n_old)[is_new].mean():.0%} | {to_old[~is_new].mean():.0%} | "
+              f"{scores['accuracy']:.3f} | {scores['nmi']:.3f} | {scores['ari']:.3f} | "
+              f"{model.n_clusters_} ({n_old}) |", flush=True)
+
+
 def row(data: str, method: str, k_given: str, runs: list[dict], seconds: list[float]) -> str:
     """One table row; several runs show as mean ± standard deviation."""
     def cell(key: str, fmt: str) -> str:
@@ -134,7 +173,13 @@ def main(argv: list[str] | None = None) -> int:
                              "ACC/NMI/ARI are then shown as mean ± standard deviation")
     parser.add_argument("--n-jobs", type=int, default=2, help="judge threads (default: 2)")
     parser.add_argument("--no-baseline", action="store_true", help="skip the k-means baseline")
+    parser.add_argument("--novelty", action="store_true",
+                        help="instead: how partial_fit treats intents the fit never saw "
+                             "(BANKING77, judge thresholds 0.35, 0.45, 0.55)")
     args = parser.parse_args(argv)
+    if args.novelty:
+        novelty(args.data_dir, [0.35, 0.45, 0.55], args.random_state, args.n_jobs)
+        return 0
 
     names = [n.strip() for n in args.datasets.split(",") if n.strip()]
     settings = [s.strip() for s in args.settings.split(",") if s.strip()]
