@@ -138,8 +138,6 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         Replace e-mails, phones, cards, IBANs, passports, SNILS and INN by
         placeholders before texts are sent. ``"auto"`` = on for remote
         providers (OpenAI, OpenRouter, Anthropic), off for local ones.
-        ``True`` also redacts the example texts kept in ``clusters_`` (and so
-        in saved clusters, models and reports).
     llm_log : str or path-like, optional
         Append one JSON line per LLM call (redacted prompts, tokens, latency).
     max_llm_calls : int, optional
@@ -549,7 +547,7 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
             else:
                 self._refresh_components()
             labels, usage, created = self._cluster(texts, propose=propose)
-            self.registry_.record(labels, texts, redact=self._example_redactor())
+            self.registry_.record(labels, texts)
         except BaseException:
             if first:
                 self._forget_fit()
@@ -558,14 +556,6 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
             raise
         self._set_fitted(labels, usage, created)
         return labels
-
-    def _example_redactor(self):
-        """With ``redact_pii=True``, cluster examples (saved, reported) are redacted too."""
-        if self.redact_pii is not True:
-            return None
-        from .redaction import redact_pii
-
-        return redact_pii
 
     def _forget_fit(self) -> None:
         for attr in [a for a in vars(self) if a.endswith("_") and not a.startswith("__")]:

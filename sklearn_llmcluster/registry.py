@@ -15,7 +15,7 @@ import json
 import numbers
 import os
 import re
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 from .atomic_io import atomic_write_text
 from .prompts import NONE_ID
@@ -176,23 +176,16 @@ class ClusterRegistry:
         # Ids are never reused, even those of discarded clusters.
         self._next_number = max(self._next_number, next_number)
 
-    def record(self, labels: Sequence[int], texts: Sequence[str],
-               redact: Callable[[str], str] | None = None) -> None:
-        """Count the rows of one fit/partial_fit call into sizes, examples and status.
-
-        ``redact``, when given, is applied to a text before it is kept as an
-        example (only those, so a large call pays for a few texts).
-        """
+    def record(self, labels: Sequence[int], texts: Sequence[str]) -> None:
+        """Count the rows of one fit/partial_fit call into sizes, examples and status."""
         counts: dict[int, int] = {}
         for label, text in zip(labels, texts):
             if label < 0:
                 continue
             counts[label] = counts.get(label, 0) + 1
             cluster = self.clusters[label]
-            if len(cluster.examples) < self.max_examples:
-                example = redact(text) if redact is not None else text
-                if example not in cluster.examples:
-                    cluster.examples.append(example)
+            if len(cluster.examples) < self.max_examples and text not in cluster.examples:
+                cluster.examples.append(text)
         now = utc_now()
         for label, n in counts.items():
             cluster = self.clusters[label]

@@ -202,21 +202,3 @@ def test_an_openai_compatible_server_on_localhost_gets_the_text_unchanged():
         bodies = [r.body for r in server.generation_requests()]
     sent = "\n".join(m["content"] for b in bodies for m in b["messages"])
     assert "ivan.petrov@example.com" in sent
-
-
-def test_redact_pii_true_redacts_the_examples_kept_with_clusters(tmp_path):
-    from sklearn_llmcluster import LLMClusterer
-    from sklearn_llmcluster.testing import ScriptedProvider
-
-    texts = ["card 4111 1111 1111 1111 blocked", "card blocked, call +7 912 345-67-89",
-             "login fails, mail ivan.petrov@mail.ru"]
-    plain = LLMClusterer(provider=ScriptedProvider(), random_state=0, min_cluster_size=1)
-    safe = LLMClusterer(provider=ScriptedProvider(), random_state=0, min_cluster_size=1,
-                        redact_pii=True)
-    examples = {name: " ".join(e for c in m.fit(texts).clusters_ for e in c.examples)
-                for name, m in (("plain", plain), ("safe", safe))}
-    assert "4111" in examples["plain"]  # redact_pii="auto" and a local provider: as given
-    for secret in ("4111", "345-67-89", "ivan.petrov"):
-        assert secret not in examples["safe"]
-    safe.save_clusters(tmp_path / "clusters.json")
-    assert "4111" not in (tmp_path / "clusters.json").read_text(encoding="utf-8")
