@@ -8,11 +8,12 @@ contain anything, ``<script>`` included.
 
 from __future__ import annotations
 
+
 import html
 import io
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Sequence
 
 import numpy as np
@@ -236,7 +237,8 @@ def _table(clusters: Sequence[Cluster], new_ids: Sequence[str]) -> str:
 
 
 def build_report(model: Any, *, title: str = "Request clusters", top: int = 30,
-                 price_per_million: tuple[float, float] | None = None) -> str:
+                 price_per_million: tuple[float, float] | None = None,
+                 redact_pii: bool = False) -> str:
     """Render the HTML report of a fitted model.
 
     Parameters
@@ -250,6 +252,11 @@ def build_report(model: Any, *, title: str = "Request clusters", top: int = 30,
     price_per_million : (float, float), optional
         Price in dollars per million prompt and completion tokens, for the
         cost line; without it only local and offline runs show a cost (none).
+    redact_pii : bool, default=False
+        Show cluster names, summaries, criteria and examples with e-mails,
+        phones, cards and other personal data replaced by placeholders (see
+        :func:`~sklearn_llmcluster.redaction.redact_pii`), for a report that
+        is mailed around. The model keeps its texts as they are.
 
     Returns
     -------
@@ -268,6 +275,12 @@ def build_report(model: Any, *, title: str = "Request clusters", top: int = 30,
     """
     estimator = getattr(model, "model", model)  # ClusteringPipeline wraps an LLMClusterer
     clusters = clusters_of(model)
+    if redact_pii:
+        from ..redaction import redact_pii as redact
+
+        clusters = [replace(
+            c, name=redact(c.name), summary=redact(c.summary), criteria=redact(c.criteria),
+            examples=[redact(e) for e in c.examples]) for c in clusters]
     summary = _summarise(estimator, clusters, price_per_million)
     new_ids = _marked_new_ids(estimator, clusters)
     chart = chart_svg(clusters, top=top, new_ids=new_ids) if clusters else None
