@@ -278,6 +278,24 @@ INPUT_ERRORS = {
                            "--start-from 2 is past the last row of {input} (2 rows"),
     "missing business context": (b"text\na\n", ["--business-context", "nope.txt"],
                                  "business context file not found: nope.txt"),
+    # An unquoted ';' in the first text made pandas take the ids for an index: texts
+    # went to request_id, every text was empty, and the run exited 0.
+    "unquoted delimiter in a text": (
+        _bytes("id;text\n001;Здравствуйте; карта заблокирована\n002;не работает интернет\n"),
+        ["--id-column", "id"],
+        "{input} line 2 has 3 fields but the header names 2 column(s), with the delimiter "
+        "';': a text probably contains an unquoted ';'; put such texts in double quotes"),
+    "duplicate column": (_bytes("id;text ;text\n1;карта;x\n"), [],
+                         "column 'text' appears twice in {input}; rename one"),
+    "cp1252 read as cp1251": (_bytes("text\ncafé fermé, naïve résumé\n", "cp1252"), [],
+                              "{input} is not UTF-8 (byte 0xe9 at offset 8) and does not look "
+                              "like cp1251 Cyrillic text (read as cp1251, words would mix Latin "
+                              "and Cyrillic letters, like 'cafй'"),
+    "koi8-r read as cp1251": (_bytes("text\nПривет, не работает интернет\nВерните деньги\n",
+                                     "koi8-r"), [],
+                              "{input} is not UTF-8 (byte 0xf0 at offset 5) and does not look "
+                              "like cp1251 Cyrillic text (read as cp1251, letters would not be "
+                              "distributed like Russian ones"),
 }
 
 
@@ -322,6 +340,75 @@ def test_reads_cp1251_and_bom_files(capsys, tmp_path, spec, codec, prefix):
     rows = pd.read_csv(tmp_path / "o" / "assignments.csv", dtype=str, encoding="utf-8")
     assert rows["request_id"].tolist() == ["1", "2"]
     assert rows["cluster_name"].tolist() == ["доставка", "доставка"]
+
+
+def _offline_fit(capsys, tmp_path, path, *extra):
+    out = tmp_path / "o"
+    code, stdout, err = run_main(capsys, "fit", "-i", path, "--provider", "offline", "-o", out,
+                                 "-q", *extra)
+    assert code == 0, err
+    return out, stdout, err
+
+
+def test_crm_export_trailing_delimiters_and_one_column_files_keep_every_text(capsys, tmp_path):
+    crm = tmp_path / "crm.csv"
+    crm.write_bytes("id;text\n001;карта заблокирована;\n002;не работает интернет;\n"
+                    "003;верните деньги;\n".encode("cp1251"))
+    out, _, _ = _offline_fit(capsys, tmp_path, crm, "--id-column", "id")
+    rows = pd.read_csv(out / "assignments.csv", dtype=str, keep_default_na=False)
+    assert rows["request_id"].tolist() == ["001", "002", "003"]
+    assert rows["text"].tolist() == ["карта заблокирована", "не работает интернет",
+                                     "верните деньги"]
+
+    one = tmp_path / "one.csv"
+    one.write_text("text\nЗдравствуйте, карта заблокирована\nне работает, совсем, интернет\n",
+                   encoding="utf-8")
+    out, _, _ = _offline_fit(capsys, tmp_path, one)
+    rows = pd.read_csv(out / "assignments.csv", dtype=str, keep_default_na=False)
+    assert rows["text"].tolist() == ["Здравствуйте, карта заблокирована",
+                                     "не работает, совсем, интернет"]
+
+
+def test_excel_sep_line_and_skip_rows(capsys, tmp_path):
+    path = tmp_path / "export.csv"
+    path.write_bytes("sep=;\r\nВыгрузка обращений за неделю\r\n\r\nrequest_id;text\r\n"
+                     "ru-1;карта, заблокирована\r\nru-2;верните деньги\r\n".encode("cp1251"))
+    out, _, _ = _offline_fit(capsys, tmp_path, path, "--skip-rows", "2",
+                             "--id-column", "request_id")
+    rows = pd.read_csv(out / "assignments.csv", dtype=str, keep_default_na=False)
+    assert rows["request_id"].tolist() == ["ru-1", "ru-2"]
+    assert rows["text"].tolist() == ["карта, заблокирована", "верните деньги"]
+    code, _, err = run_main(capsys, "fit", "-i", path, "--provider", "offline", "-o",
+                            tmp_path / "o2")
+    assert code == 1  # the title read as the header
+    assert_one_line_error(err, "line 4 has 2 fields but the header names 1 column(s)",
+                          "if line 2 is a title above the header, skip it with --skip-rows")
+
+
+def test_duplicate_request_ids_are_warned_about(capsys, tmp_path):
+    path = tmp_path / "in.csv"
+    path.write_text("id,text\n001,a\n002,b\n001,c\n003,d\n003,e\n003,f\n,g\n,h\n",
+                    encoding="utf-8")
+    _, _, err = _offline_fit(capsys, tmp_path, path, "--id-column", "id")
+    warning = [line for line in err.splitlines() if "more than once" in line]
+    assert warning == [f"warning: 2 request id(s) appear more than once in {path} (e.g. '001', "
+                       "2 times); every row is kept and labelled, but assignments.csv cannot "
+                       "tell these rows apart by request_id"]
+
+
+def test_business_context_that_is_not_utf8_gives_advice_that_works(capsys, tmp_path,
+                                                                   monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "in.csv").write_text("text\na\n", encoding="utf-8")
+    (tmp_path / "ctx.txt").write_bytes("Банк. ".encode("utf-8") + b"\x98\x98")
+    code, _, err = run_main(capsys, "fit", "-i", "in.csv", "--business-context", "ctx.txt",
+                            "--encoding", "utf-8", "-o", tmp_path / "o")
+    assert code == 1
+    assert_one_line_error(err, "business context file ctx.txt is not UTF-8",
+                          "save it as UTF-8 (--encoding applies to --input only)")
+    (tmp_path / "ctx.txt").write_bytes("Розничный банк, колл-центр".encode("cp1251"))
+    assert run_main(capsys, "fit", "-i", "in.csv", "--business-context", "ctx.txt",
+                    "--provider", "offline", "-o", tmp_path / "o", "-q")[0] == 0
 
 
 def test_limit_start_from_and_generated_ids(capsys, tmp_path, spec, requests_csv):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import warnings
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -41,9 +42,24 @@ def _say(args: argparse.Namespace, line: str = "") -> None:
         print(line, flush=True)
 
 
+def _warn(line: str) -> None:
+    """A warning line on stderr; shown with ``--quiet`` too."""
+    print(f"warning: {line}", file=sys.stderr, flush=True)
+
+
+def _warn_about_duplicate_ids(ids: list[str], source: str) -> None:
+    counts = Counter(i for i in ids if i)
+    repeated = {i: n for i, n in counts.items() if n > 1}
+    if repeated:
+        example, times = next(iter(repeated.items()))
+        _warn(f"{len(repeated)} request id(s) appear more than once in {source} "
+              f"(e.g. {example!r}, {times} times); every row is kept and labelled, but "
+              "assignments.csv cannot tell these rows apart by request_id")
+
+
 def _read_requests(args: argparse.Namespace, batch_id: str) -> Requests:
     frame = read_table(args.input, encoding=args.encoding, sheet=args.sheet,
-                       delimiter=args.delimiter)
+                       delimiter=args.delimiter, skip_rows=args.skip_rows)
     source = str(args.input)
     require_column(frame, args.text_column, source=source, option="--text-column")
     if args.id_column:
@@ -57,20 +73,27 @@ def _read_requests(args: argparse.Namespace, batch_id: str) -> Requests:
     texts = column_as_texts(part[args.text_column].tolist())
     fallback = generated_ids(batch_id, range(start, stop))
     if args.id_column:
-        ids = [own or made for own, made in zip(column_as_ids(part[args.id_column].tolist()),
-                                                fallback)]
+        own = column_as_ids(part[args.id_column].tolist())
+        _warn_about_duplicate_ids(own, source)
+        ids = [mine or made for mine, made in zip(own, fallback)]
     else:
         ids = fallback
     return Requests(ids=ids, texts=texts)
 
 
 def _read_context(path: str | None) -> str | None:
+    """The ``--business-context`` file, decoded like an input file (BOM, UTF-8, cp1251).
+
+    ``--encoding`` is the input's, not this file's: a file that is none of
+    those encodings is asked to be saved as UTF-8.
+    """
     if not path:
         return None
     file = Path(path)
     if not file.is_file():
         raise CLIError(f"business context file not found: {path}")
-    text, _ = decode_bytes(file.read_bytes(), source=str(path))
+    text, _ = decode_bytes(file.read_bytes(), source=f"business context file {path}",
+                           advice="save it as UTF-8 (--encoding applies to --input only)")
     return text.strip() or None
 
 

@@ -94,11 +94,18 @@ def _input(parser: argparse.ArgumentParser) -> None:
                        help="name of this batch, used in generated ids "
                             "(default: batch-<UTC time>-<random>)")
     group.add_argument("--encoding", metavar="CODEC",
-                       help="encoding of a text file (default: detected: BOM, UTF-8, cp1251)")
+                       help="encoding of a text file, e.g. cp1252 or koi8-r (default: "
+                            "detected: BOM, UTF-8, cp1251)")
     group.add_argument("--delimiter", type=_delimiter, metavar="CHAR",
-                       help="CSV field delimiter, e.g. ';' or tab (default: sniffed)")
+                       help="CSV field delimiter, e.g. ';' or tab (default: an Excel "
+                            "'sep=;' first line, else sniffed)")
     group.add_argument("--sheet", metavar="NAME",
-                       help="Excel sheet name or 0-based number (default: the first)")
+                       help="Excel sheet name, or 0-based number when no sheet has that "
+                            "name (default: the first)")
+    group.add_argument("--skip-rows", type=_non_negative_int, default=0, metavar="N",
+                       help="rows above the header (a title, an export date) to skip in a "
+                            "CSV or Excel file; an Excel 'sep=;' line does not count "
+                            "(default: 0)")
 
 
 def _llm(parser: argparse.ArgumentParser, *, provider: bool) -> None:
@@ -109,7 +116,8 @@ def _llm(parser: argparse.ArgumentParser, *, provider: bool) -> None:
                                 "'anthropic:claude-haiku-4-5', 'offline' ... (default: from "
                                 "DEFAULT_LLM_PROVIDER / .env, else a local Ollama, else offline)")
         group.add_argument("--business-context", metavar="FILE",
-                           help="UTF-8 text file describing the business; goes into every prompt")
+                           help="text file (UTF-8 or cp1251) describing the business; goes "
+                                "into every prompt")
         group.add_argument("--seed", type=int, default=0,
                            help="random seed for reproducible runs (default: %(default)s)")
         group.add_argument("--redact-pii", choices=("auto", "yes", "no"), default="auto",
