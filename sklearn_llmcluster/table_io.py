@@ -369,11 +369,13 @@ def _read_delimited(data: bytes, source: str, encoding: str | None,
                 f"{source} line {line} has {count} fields but the header names {width} "
                 f"column(s) with the delimiter {name}{more}; the header looks delimited by "
                 f"{_delimiter_name(other[0])}: pass --delimiter {other[0]!r}")
+        title = (f" (or, if line {header_line} is a title above the header, skip it with "
+                 "--skip-rows)") if width == 1 else ""
         raise TableReadError(
             f"{source} line {line} has {count} fields but the header names {width} "
             f"column(s){more}, with the delimiter {name}: a text probably contains an unquoted "
             f"{name}; put such texts in double quotes, or save the file with another delimiter "
-            "(tab) and pass --delimiter")
+            f"(tab) and pass --delimiter{title}")
     columns = [name or f"Unnamed: {i}" for i, name in enumerate(names[:width])]
     return pd.DataFrame(rows, columns=columns, dtype=str)
 
