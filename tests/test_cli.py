@@ -385,6 +385,23 @@ def test_excel_sep_line_and_skip_rows(capsys, tmp_path):
                           "if line 2 is a title above the header, skip it with --skip-rows")
 
 
+def test_assignments_csv_is_excel_friendly_on_request(capsys, tmp_path):
+    path = tmp_path / "in.csv"
+    texts = ['=HYPERLINK("http://evil.example","жми")', "+7 916 123 45 67 перезвоните",
+             "@оператор помогите", "обычный текст"]
+    pd.DataFrame({"text": texts}).to_csv(path, index=False)
+    out, _, _ = _offline_fit(capsys, tmp_path, path)
+    data = (out / "assignments.csv").read_bytes()
+    assert data.startswith(b"\xef\xbb\xbfrequest_id,text,")  # BOM: Excel reads UTF-8
+    rows = pd.read_csv(out / "assignments.csv", dtype=str, keep_default_na=False)
+    assert rows.columns[0] == "request_id" and rows["text"].tolist() == texts  # default: as is
+
+    out, _, _ = _offline_fit(capsys, tmp_path, path, "--excel-safe", "--out-delimiter", ";")
+    assert (out / "assignments.csv").read_bytes().startswith(b"\xef\xbb\xbfrequest_id;text;")
+    rows = pd.read_csv(out / "assignments.csv", dtype=str, keep_default_na=False, sep=";")
+    assert rows["text"].tolist() == ["'" + texts[0], "'" + texts[1], "'" + texts[2], texts[3]]
+
+
 def test_duplicate_request_ids_are_warned_about(capsys, tmp_path):
     path = tmp_path / "in.csv"
     path.write_text("id,text\n001,a\n002,b\n001,c\n003,d\n003,e\n003,f\n,g\n,h\n",

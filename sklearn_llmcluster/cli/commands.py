@@ -111,6 +111,10 @@ def _report_options(args: argparse.Namespace) -> dict:
     return {"price_per_million": tuple(args.price)} if getattr(args, "price", None) else {}
 
 
+def _output_folder(args: argparse.Namespace) -> OutputFolder:
+    return OutputFolder(args.out, csv_delimiter=args.out_delimiter, excel_safe=args.excel_safe)
+
+
 def _run(args: argparse.Namespace, out: OutputFolder, progress: Progress,
          work: Callable[[], Any]) -> Any:
     """Run ``work`` with progress, turning the library's warnings into stderr lines."""
@@ -173,7 +177,7 @@ def _cluster_file(args: argparse.Namespace, out: OutputFolder, requests: Request
 def cmd_fit(args: argparse.Namespace) -> int:
     """``llmcluster fit``."""
     requests = _read_requests(args, args.batch_id or new_batch_id())
-    return _cluster_file(args, OutputFolder(args.out), requests)
+    return _cluster_file(args, _output_folder(args), requests)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -184,7 +188,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     requests = Requests(ids=column_as_ids(frame["request_id"].tolist()),
                         texts=column_as_texts(frame["text"].tolist()),
                         labels=frame["label"] if "label" in frame.columns else None)
-    return _cluster_file(args, OutputFolder(args.out), requests, lang=args.lang)
+    return _cluster_file(args, _output_folder(args), requests, lang=args.lang)
 
 
 def _load_model(path: str) -> LLMClusterer:
@@ -207,7 +211,7 @@ def _with_existing_model(args: argparse.Namespace, *, update: bool) -> int:
     """``predict`` and ``update``: a saved model on new requests."""
     model = _load_model(args.model)
     requests = _read_requests(args, args.batch_id or new_batch_id())
-    out = OutputFolder(args.out)
+    out = _output_folder(args)
     out.prepare()
     progress = Progress(enabled=not args.quiet)
     try:

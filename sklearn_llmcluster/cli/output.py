@@ -77,10 +77,17 @@ class OutputFolder:
     Parameters
     ----------
     path : str or path-like
+    csv_delimiter : str, default=","
+        Field delimiter of ``assignments.csv`` (``--out-delimiter``).
+    excel_safe : bool, default=False
+        Put a ``'`` before texts Excel would run as formulas (``--excel-safe``).
     """
 
-    def __init__(self, path: str | os.PathLike) -> None:
+    def __init__(self, path: str | os.PathLike, *, csv_delimiter: str = ",",
+                 excel_safe: bool = False) -> None:
         self.path = Path(path)
+        self.csv_delimiter = csv_delimiter
+        self.excel_safe = excel_safe
         self._created = False
         self._staged_log: Path | None = None
 
@@ -149,7 +156,8 @@ class OutputFolder:
             detach_run_resources(model)
             buffer = io.BytesIO()
             joblib.dump(model, buffer)
-        write_csv(assignments, self.path / "assignments.csv")
+        write_csv(assignments, self.path / "assignments.csv", delimiter=self.csv_delimiter,
+                  excel_safe_cells=self.excel_safe)
         written.append(self.path / "assignments.csv")
         if full:
             model.save_clusters(self.path / "clusters.json")

@@ -15,10 +15,11 @@ engine when none is configured). Start with `llmcluster demo`.
 
 _FILES = """\
 files written to --out: assignments.csv (request_id, text, cluster_id,
-cluster_name, status), clusters.json, model.joblib, report.html and
-llm_log.jsonl (one JSON line per LLM call), all UTF-8. A failed run writes
-none of them; only the response cache (cache.sqlite) stays, so that a rerun
-resumes without repeating LLM calls.
+cluster_name, status; UTF-8 with a byte-order mark, so that Excel reads it),
+clusters.json, model.joblib, report.html and llm_log.jsonl (one JSON line
+per LLM call), all UTF-8. A failed run writes none of them; only the
+response cache (cache.sqlite) stays, so that a rerun resumes without
+repeating LLM calls.
 
 exit codes: 0 success, 1 failure (a one-line message; --debug shows the
 traceback), 2 command-line usage error.
@@ -135,6 +136,16 @@ def _llm(parser: argparse.ArgumentParser, *, provider: bool) -> None:
     cache.add_argument("--no-cache", action="store_true", help="do not cache LLM responses")
 
 
+def _csv_output(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("assignments.csv")
+    group.add_argument("--out-delimiter", type=_delimiter, default=",", metavar="CHAR",
+                       help="field delimiter of assignments.csv (default: ','; ';' is what "
+                            "Excel expects where the decimal separator is a comma)")
+    group.add_argument("--excel-safe", action="store_true",
+                       help="put a ' before texts starting with = + - or @, so that Excel "
+                            "shows them instead of running them as formulas (changes the data)")
+
+
 def _model_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", "-m", required=True, metavar="FILE",
                         help="model.joblib written by fit or update")
@@ -172,6 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     _input(fit)
     _llm(fit, provider=True)
     _out_folder_option(fit)
+    _csv_output(fit)
     _price_option(fit)
     _common(fit)
 
@@ -183,6 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     _input(predict)
     _llm(predict, provider=False)
     _out_folder_option(predict)
+    _csv_output(predict)
     _common(predict)
 
     update = command("update", "add new requests to a model; new clusters may appear",
@@ -193,6 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
     _input(update)
     _llm(update, provider=False)
     _out_folder_option(update)
+    _csv_output(update)
     _price_option(update)
     _common(update)
 
@@ -213,6 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", "-o", default="llmcluster-demo", metavar="FOLDER",
                       help="output folder (default: ./%(default)s)")
     _llm(demo, provider=True)
+    _csv_output(demo)
     _price_option(demo)
     _common(demo)
     return parser
