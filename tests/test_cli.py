@@ -193,6 +193,27 @@ def test_update_predict_and_report(capsys, tmp_path, spec, requests_csv):
     assert "per million tokens in / out" in (first / "report.html").read_text("utf-8")
 
 
+def test_update_that_runs_out_of_budget_says_it_stopped_early(capsys, tmp_path, spec,
+                                                              requests_csv):
+    first = tmp_path / "results"
+    assert run_main(capsys, "fit", "-i", requests_csv, "--provider", spec, "-o", first,
+                    "-q")[0] == 0
+    new = tmp_path / "new.csv"
+    pd.DataFrame({"text": ["loan overdue", "loan rate too high", "card blocked again",
+                           "mortgage papers lost"]}).to_csv(new, index=False)
+    code, out, err = run_main(capsys, "update", "-m", first / "model.joblib", "-i", new,
+                              "-o", tmp_path / "results2", "--max-llm-calls", 1)
+    assert code == 0, err
+    assert "budget ran out" in err
+    # Not "No new clusters: every request fits ...": the budget stopped the run.
+    assert "No new clusters" not in out
+    rows = pd.read_csv(tmp_path / "results2" / "assignments.csv", dtype=str)
+    left = int((rows["status"] == "unassigned").sum())
+    assert left > 0
+    assert (f"Stopped early: the LLM budget (--max-llm-calls 1) ran out before every request "
+            f"was processed; {left} of 4 requests are left unassigned") in out
+
+
 def test_demo_works_on_a_fresh_machine_without_an_llm(tmp_path):
     done = cli("demo", "--lang", "en", cwd=tmp_path)
     assert done.returncode == 0, done.stderr

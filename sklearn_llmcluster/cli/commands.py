@@ -115,15 +115,23 @@ def _output_folder(args: argparse.Namespace) -> OutputFolder:
     return OutputFolder(args.out, csv_delimiter=args.out_delimiter, excel_safe=args.excel_safe)
 
 
+@dataclass
+class RunOutcome:
+    """What :func:`_run` saw besides the result."""
+
+    result: Any
+    budget_ran_out: bool = False
+
+
 def _run(args: argparse.Namespace, out: OutputFolder, progress: Progress,
-         work: Callable[[], Any]) -> Any:
+         work: Callable[[], Any]) -> RunOutcome:
     """Run ``work`` with progress, turning the library's warnings into stderr lines."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always" if args.debug else "ignore")
         # Inserted last, so it wins: the library's own warnings always show.
         warnings.simplefilter("always", LLMClusterWarning)
         with progress:
-            result = work()
+            outcome = RunOutcome(work())
     for warning in caught:
         message = str(warning.message)
         if message == OFFLINE_WARNING:
@@ -133,7 +141,27 @@ def _run(args: argparse.Namespace, out: OutputFolder, progress: Progress,
                       "ollama:qwen3:30b) for LLM-named clusters.", file=sys.stderr)
         elif issubclass(warning.category, LLMClusterWarning) or args.debug:
             print(f"warning: {' '.join(message.split())}", file=sys.stderr)
-    return result
+            if issubclass(warning.category, LLMClusterWarning) and "budget ran out" in message:
+                outcome.budget_ran_out = True
+    return outcome
+
+
+def _stopped_early_line(args: argparse.Namespace, assignments: pd.DataFrame,
+                        model: LLMClusterer) -> str:
+    """Says that the LLM budget stopped the run, and how many rows it left without a cluster.
+
+    The engine does not say which texts it never judged, so the count is of
+    every unassigned row, those it did not get to among them.
+    """
+    left = int((assignments["status"] == "unassigned").sum())
+    cap = getattr(model, "max_llm_calls", None)
+    budget = f"the LLM budget (--max-llm-calls {cap})" if cap else "the LLM budget"
+    rerun = "; rerun with a larger --max-llm-calls"
+    if not args.no_cache:
+        rerun += ": the cache replays the calls already made"
+    return (f"Stopped early: {budget} ran out before every request was processed; {left} "
+            f"of {len(assignments)} requests are left unassigned, including those it did "
+            f"not get to{rerun}.")
 
 
 def _cluster_file(args: argparse.Namespace, out: OutputFolder, requests: Requests,
@@ -153,7 +181,7 @@ def _cluster_file(args: argparse.Namespace, out: OutputFolder, requests: Request
             params["n_jobs"] = args.jobs
         model = LLMClusterer(**params)
         _say(args, f"Clustering {len(requests.texts)} requests ...")
-        _run(args, out, progress, lambda: model.fit(requests.texts))
+        outcome = _run(args, out, progress, lambda: model.fit(requests.texts))
         assignments = assignments_frame(requests.ids, requests.texts, model.labels_,
                                         model.clusters_)
         files = out.write_results(model, assignments, report_options=_report_options(args))
@@ -165,6 +193,8 @@ def _cluster_file(args: argparse.Namespace, out: OutputFolder, requests: Request
                               cache_hits=progress.cache_hits,
                               provider=_describe_provider(model)):
         _say(args, line)
+    if outcome.budget_ran_out:
+        _say(args, _stopped_early_line(args, assignments, model))
     if requests.labels is not None and not args.quiet:
         from sklearn.metrics import adjusted_rand_score
 
@@ -227,11 +257,11 @@ def _with_existing_model(args: argparse.Namespace, *, update: bool) -> int:
         _say(args, f"{'Updating the model with' if update else 'Labelling'} "
                    f"{len(requests.texts)} requests ...")
         if update:
-            _run(args, out, progress, lambda: model.partial_fit(requests.texts))
+            outcome = _run(args, out, progress, lambda: model.partial_fit(requests.texts))
             labels, new_ids = model.labels_, list(model.new_cluster_ids_)
         else:
-            labels = _run(args, out, progress, lambda: model.predict(requests.texts))
-            new_ids = []
+            outcome = _run(args, out, progress, lambda: model.predict(requests.texts))
+            labels, new_ids = outcome.result, []
         assignments = assignments_frame(requests.ids, requests.texts, np.asarray(labels),
                                         model.clusters_, new_cluster_ids=new_ids)
         files = out.write_results(model, assignments, full=update,
@@ -244,7 +274,9 @@ def _with_existing_model(args: argparse.Namespace, *, update: bool) -> int:
                               new_ids=new_ids, calls=progress.calls - progress.cache_hits,
                               cache_hits=progress.cache_hits, provider=_describe_provider(model)):
         _say(args, line)
-    if update and not new_ids:
+    if outcome.budget_ran_out:
+        _say(args, _stopped_early_line(args, assignments, model))
+    elif update and not new_ids:
         _say(args, "No new clusters: every request fits an existing cluster or none.")
     return EXIT_OK
 
