@@ -214,6 +214,21 @@ def test_update_that_runs_out_of_budget_says_it_stopped_early(capsys, tmp_path, 
             f"was processed; {left} of 4 requests are left unassigned") in out
 
 
+@pytest.mark.parametrize("where", ["newdir/", "existing", "nested/deeper/"])
+def test_report_out_folder_gets_report_html_inside(capsys, tmp_path, where, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "in.csv"
+    pd.DataFrame({"text": [f"card blocked {i}" for i in range(6)]}).to_csv(path, index=False)
+    _offline_fit(capsys, tmp_path, path)
+    (tmp_path / "existing").mkdir()
+    code, out, err = run_main(capsys, "report", "-m", tmp_path / "o" / "model.joblib",
+                              "--out", where)
+    assert code == 0, err
+    folder = tmp_path / where.rstrip("/")
+    assert folder.is_dir() and (folder / "report.html").is_file()  # not a file named newdir
+    assert f"Wrote {folder.relative_to(tmp_path) / 'report.html'}" in out
+
+
 def test_demo_works_on_a_fresh_machine_without_an_llm(tmp_path):
     done = cli("demo", "--lang", "en", cwd=tmp_path)
     assert done.returncode == 0, done.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import warnings
 from collections import Counter
@@ -295,7 +296,12 @@ def cmd_report(args: argparse.Namespace) -> int:
     """``llmcluster report``: rebuild ``report.html`` from ``model.joblib``."""
     model = _load_model(args.model)
     target = Path(args.out) if args.out else Path(args.model).with_name("report.html")
-    if target.is_dir():
+    if args.out and (args.out.endswith(("/", os.sep)) or target.is_dir()):
+        # A folder, as for the other subcommands' --out: report.html in it.
+        try:
+            target.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CLIError(f"cannot create folder {target}: {exc.strerror or exc}") from None
         target = target / "report.html"
     if not target.parent.is_dir():
         raise CLIError(f"cannot write {target}: folder {target.parent} does not exist")

@@ -214,7 +214,9 @@ def build_parser() -> argparse.ArgumentParser:
                      "Rebuild the HTML report of a saved model.")
     _model_option(report)
     report.add_argument("--out", "-o", metavar="FILE",
-                        help="HTML file to write (default: report.html next to the model)")
+                        help="HTML file to write, or a folder (an existing one, or a name "
+                             "ending in /) to write report.html in (default: report.html "
+                             "next to the model)")
     report.add_argument("--title", default="Request clusters", help="page title")
     _price_option(report)
     _common(report)
