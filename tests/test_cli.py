@@ -214,6 +214,21 @@ def test_update_that_runs_out_of_budget_says_it_stopped_early(capsys, tmp_path, 
             f"was processed; {left} of 4 requests are left unassigned") in out
 
 
+def test_predict_into_a_fit_folder_says_it_replaced_assignments(capsys, tmp_path, spec,
+                                                                requests_csv):
+    results = tmp_path / "results"
+    assert run_main(capsys, "fit", "-i", requests_csv, "--provider", spec, "-o", results,
+                    "-q")[0] == 0
+    code, _, err = run_main(capsys, "predict", "-m", results / "model.joblib", "-i",
+                            requests_csv, "-o", results, "-q")
+    assert code == 0, err
+    assert f"warning: replaced {results / 'assignments.csv'}, written by the run that saved " \
+           f"{results / 'model.joblib'}" in err
+    code, _, err = run_main(capsys, "predict", "-m", results / "model.joblib", "-i",
+                            requests_csv, "-o", tmp_path / "labelled", "-q")
+    assert code == 0 and "replaced" not in err
+
+
 @pytest.mark.parametrize("where", ["newdir/", "existing", "nested/deeper/"])
 def test_report_out_folder_gets_report_html_inside(capsys, tmp_path, where, monkeypatch):
     monkeypatch.chdir(tmp_path)
@@ -351,7 +366,9 @@ def test_input_errors_are_one_line_and_leave_no_output(case, capsys, tmp_path, m
 
 @pytest.mark.parametrize("content, message", [
     (None, "model file not found"),
-    (b"not a pickle", "is not a model saved by llmcluster"),
+    (b"not a pickle", "model.joblib is not a model saved by llmcluster fit (pass the "
+                      "model.joblib that fit or update wrote)"),
+    ("id;text\n1;карта\n".encode("cp1251"), "is not a model saved by llmcluster fit"),
 ])
 def test_bad_model_files(capsys, tmp_path, requests_csv, content, message):
     model = tmp_path / "model.joblib"
@@ -360,6 +377,7 @@ def test_bad_model_files(capsys, tmp_path, requests_csv, content, message):
     code, _, err = run_main(capsys, "predict", "-m", model, "-i", requests_csv, "-o", tmp_path / "o")
     assert code == 1
     assert_one_line_error(err, message)
+    assert "load key" not in err and "\\x" not in err  # no raw bytes of the file
     joblib.dump({"not": "a model"}, model)
     code, _, err = run_main(capsys, "report", "-m", model)
     assert code == 1
@@ -462,6 +480,19 @@ def test_business_context_that_is_not_utf8_gives_advice_that_works(capsys, tmp_p
     (tmp_path / "ctx.txt").write_bytes("Розничный банк, колл-центр".encode("cp1251"))
     assert run_main(capsys, "fit", "-i", "in.csv", "--business-context", "ctx.txt",
                     "--provider", "offline", "-o", tmp_path / "o", "-q")[0] == 0
+
+
+def test_missing_api_key_says_which_variable_to_set(capsys, tmp_path, monkeypatch,
+                                                    requests_csv):
+    monkeypatch.chdir(tmp_path)  # no .env
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    code, _, err = run_main(capsys, "fit", "-i", requests_csv, "--provider",
+                            "openai:gpt-4o-mini", "-o", tmp_path / "o")
+    assert code == 1
+    assert_one_line_error(err, "no API key for OpenAI", "set the environment variable "
+                          "OPENAI_API_KEY (export OPENAI_API_KEY=...), or put a line "
+                          "OPENAI_API_KEY=... in a .env file")
+    assert "api_key=" not in err  # Python advice, not for the command line
 
 
 def test_limit_start_from_and_generated_ids(capsys, tmp_path, spec, requests_csv):

@@ -230,9 +230,15 @@ def _load_model(path: str) -> LLMClusterer:
 
     try:
         model = joblib.load(file)
-    except Exception as exc:
-        raise CLIError(f"{path} is not a model saved by llmcluster "
-                       f"({type(exc).__name__}: {exc})") from None
+    except (ImportError, AttributeError) as exc:
+        # A pickle of classes this installation does not have (another version).
+        raise CLIError(f"{path} cannot be loaded by this version of sklearn_llmcluster or "
+                       f"its dependencies ({type(exc).__name__}: {exc}); rerun "
+                       "llmcluster fit") from None
+    except Exception:
+        # Not a pickle at all: the error would quote its raw bytes.
+        raise CLIError(f"{path} is not a model saved by llmcluster fit (pass the "
+                       "model.joblib that fit or update wrote)") from None
     if not isinstance(model, LLMClusterer) or not hasattr(model, "registry_"):
         raise CLIError(f"{path} holds a {type(model).__name__}, not a fitted LLMClusterer")
     return model
@@ -244,6 +250,10 @@ def _with_existing_model(args: argparse.Namespace, *, update: bool) -> int:
     requests = _read_requests(args, args.batch_id or new_batch_id())
     out = _output_folder(args)
     out.prepare()
+    # predict writes assignments.csv alone: over fit's, it would no longer match
+    # the model, clusters.json and report.html of that folder.
+    replaces_fit = not update and (out.path / "assignments.csv").is_file() and \
+        (out.path / "model.joblib").is_file()
     progress = Progress(enabled=not args.quiet)
     try:
         attach_run_resources(model, _cache_path(args, out), CallLog(out.staged_log(), progress))
@@ -279,6 +289,10 @@ def _with_existing_model(args: argparse.Namespace, *, update: bool) -> int:
         _say(args, _stopped_early_line(args, assignments, model))
     elif update and not new_ids:
         _say(args, "No new clusters: every request fits an existing cluster or none.")
+    if replaces_fit:
+        _warn(f"replaced {out.path / 'assignments.csv'}, written by the run that saved "
+              f"{out.path / 'model.joblib'}; the clusters.json and report.html there still "
+              "describe that run (use another --out to keep both)")
     return EXIT_OK
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from ..exceptions import LLMClusterError
 
 __all__ = ["CLIError", "EXIT_OK", "EXIT_FAILURE", "EXIT_USAGE", "EXIT_INTERRUPTED", "one_line"]
@@ -17,10 +19,20 @@ class CLIError(Exception):
     """A failure the user can fix; its message is printed as is."""
 
 
+# The providers' advice for Python users; a CLI user sets the variable.
+_API_KEY_ADVICE = re.compile(r"set (\w+) in the environment or \.env, or pass api_key=")
+
+
+def _for_the_command_line(text: str) -> str:
+    return _API_KEY_ADVICE.sub(
+        lambda m: (f"set the environment variable {m[1]} (export {m[1]}=...), or put a line "
+                   f"{m[1]}=... in a .env file in the folder you run llmcluster from"), text)
+
+
 def one_line(exc: BaseException) -> str:
     """The message printed for ``exc``: one line, saying what went wrong."""
     if isinstance(exc, (CLIError, LLMClusterError)):
-        text = str(exc)
+        text = _for_the_command_line(str(exc))
     elif isinstance(exc, OSError) and exc.strerror:
         where = f": {exc.filename}" if exc.filename else ""
         text = f"{exc.strerror}{where}"
