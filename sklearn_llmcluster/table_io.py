@@ -31,6 +31,7 @@ import re
 from pathlib import Path
 from typing import Any, Sequence
 
+import numpy as np
 import pandas as pd
 
 from .atomic_io import atomic_open
@@ -179,9 +180,21 @@ def decode_bytes(data: bytes, encoding: str | None = None, *, source: str = "inp
     )
 
 
-def _russian_log_likelihood(text: str) -> float:
-    """Log-likelihood of the Cyrillic letters of ``text`` under Russian letter frequencies."""
-    return sum(_LETTER_LOG_P.get(ch, 0.0) for ch in text.lower().replace("ё", "е"))
+def _letter_log_p(char: str) -> float:
+    """Log-probability of ``char`` as a Russian letter (0 for anything else)."""
+    return _LETTER_LOG_P.get(char.lower().replace("ё", "е"), 0.0)
+
+
+#: Word-level checks look at this much text, in evenly spread pieces.
+_WORD_SAMPLE = 1 << 20
+
+
+def _word_sample(text: str) -> str:
+    if len(text) <= _WORD_SAMPLE:
+        return text
+    piece = _WORD_SAMPLE // 16
+    step = len(text) // 16
+    return "\n".join(text[i:i + piece] for i in range(0, len(text), step))
 
 
 def _cp1251_problem(text: str, data: bytes) -> tuple[str | None, str | None]:
@@ -193,20 +206,27 @@ def _cp1251_problem(text: str, data: bytes) -> tuple[str | None, str | None]:
     letters (cp1252/Latin-1: ``café`` reads ``cafй``), and letters far from
     Russian frequencies that the KOI8-R reading explains better (KOI8-R:
     ``Привет`` reads ``рТЙЧЕФ``, a lower-case letter before capitals).
+    Character statistics come from a byte histogram of the whole file, word
+    statistics from up to a megabyte of it.
     """
-    non_ascii = [ch for ch in text if ord(ch) > 127]
-    odd = [ch for ch in non_ascii if ch not in _CP1251_PLAUSIBLE]
-    if len(odd) > 0.2 * len(non_ascii):
-        shown = "".join(dict.fromkeys(odd))[:6]
+    counts = np.bincount(np.frombuffer(data, dtype=np.uint8), minlength=256)
+    high = [int(b) for b in np.flatnonzero(counts[128:]) + 128]
+    as_cp1251 = {b: bytes([b]).decode("cp1251") for b in high}
+    odd = sorted((b for b in high if as_cp1251[b] not in _CP1251_PLAUSIBLE),
+                 key=lambda b: -counts[b])
+    if sum(counts[b] for b in odd) > 0.2 * counts[128:].sum():
+        shown = "".join(as_cp1251[b] for b in odd[:6])
         return f"it would contain characters like {shown!r} that Russian text does not use", None
-    words = [w for w in _WORD.findall(text) if any(ord(ch) > 127 for ch in w)]
+    sample = _word_sample(text)
+    words = [w for w in _WORD.findall(sample) if any(ord(ch) > 127 for ch in w)]
     mixed = [w for w in words if any(ch.isascii() for ch in w)]
     if mixed and len(mixed) > 0.3 * len(words):
         return (f"read as cp1251, words would mix Latin and Cyrillic letters, like {mixed[0]!r}, "
                 "as in a Western European file"), "cp1252"
     camel = [w for w in words if _LOWER_THEN_UPPER.search(w)]
-    koi8 = data.decode("koi8-r")  # every byte is defined in KOI8-R
-    gain = _russian_log_likelihood(koi8) - _russian_log_likelihood(text)
+    # Every byte is defined in KOI8-R; ASCII bytes read the same in both.
+    gain = sum(counts[b] * (_letter_log_p(bytes([b]).decode("koi8-r"))
+                            - _letter_log_p(as_cp1251[b])) for b in high)
     if gain > _KOI8_MARGIN or (gain > 0 and len(camel) >= 2 and len(camel) > 0.2 * len(words)):
         example = (camel or words or [""])[0]
         return (f"read as cp1251, letters would not be distributed like Russian ones"
