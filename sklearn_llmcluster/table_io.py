@@ -247,9 +247,9 @@ def _guess_hint(data: bytes) -> str:
 
 def _first_line(text: str) -> str:
     """The first line of ``text`` that is not blank (the header of a table)."""
-    for line in text.lstrip("\ufeff").splitlines():
+    for line in io.StringIO(text[1:] if text.startswith("\ufeff") else text, newline=""):
         if line.strip():
-            return line
+            return line.rstrip("\r\n")
     return ""
 
 
