@@ -720,9 +720,18 @@ class OfflineEngine:
         nodes = sorted(texts)
         vectors = space.transform(nodes)
         graph = _knn_graph(vectors, self._neighbours(len(nodes)))
-        labels = _louvain(graph, self.resolution, np.random.default_rng(self._seed()))
-        labels = _absorb_small(graph, labels, self.min_cluster_size,
-                               np.array([texts[t] for t in nodes], dtype=float))
+        weights = np.array([texts[t] for t in nodes], dtype=float)
+        resolution = self.resolution
+        while True:
+            labels = _louvain(graph, resolution, np.random.default_rng(self._seed()))
+            labels = _absorb_small(graph, labels, self.min_cluster_size, weights)
+            # The resolution suits thousands of texts; on a few dozen it can cut
+            # every community below min_cluster_size. Coarser, then, down to
+            # plain modularity, rather than proposing nothing.
+            if np.bincount(labels, weights=weights).max() >= self.min_cluster_size \
+                    or resolution <= 1.5:
+                break
+            resolution = max(resolution / 2, 1.5)
         with self._lock:
             self._partition = _Partition(space, nodes, {t: i for i, t in enumerate(nodes)},
                                          labels, vectors)

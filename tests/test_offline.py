@@ -356,3 +356,12 @@ def test_counts_reach_only_proposers_that_ask_for_them():
         LLMClusterer(proposer=proposer, judge=judge, random_state=0,
                      provider=ScriptedProvider()).fit(texts)
     assert seen["counts"] == {"a b": 3, "c d": 1} and sorted(seen["plain"]) == ["a b", "c d"]
+
+
+def test_a_few_dozen_texts_still_make_clusters_at_the_default_resolution():
+    # Resolution 3.0 suits thousands of texts; on 16 it cut every community
+    # below min_cluster_size, and the engine proposed nothing.
+    texts = [f"card blocked, call +7 912 345-67-{10 + i:02d}" for i in range(8)] + \
+            [f"login fails, mail ivan{i}.petrov@mail.ru" for i in range(8)]
+    proposals = OfflineEngine(random_state=0).propose(texts, [])
+    assert sorted(sorted(p.members) for p in proposals) == [list(range(8)), list(range(8, 16))]
