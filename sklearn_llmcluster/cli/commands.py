@@ -109,7 +109,10 @@ def _redact(value: str) -> Any:
 
 
 def _report_options(args: argparse.Namespace) -> dict:
-    return {"price_per_million": tuple(args.price)} if getattr(args, "price", None) else {}
+    options = {"price_per_million": tuple(args.price)} if getattr(args, "price", None) else {}
+    if getattr(args, "redact_report", False):
+        options["redact_pii"] = True
+    return options
 
 
 def _output_folder(args: argparse.Namespace) -> OutputFolder:

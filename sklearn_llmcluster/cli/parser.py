@@ -155,10 +155,14 @@ def _out_folder_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", "-o", required=True, metavar="FOLDER", help="output folder")
 
 
-def _price_option(parser: argparse.ArgumentParser) -> None:
+def _report_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--price", nargs=2, type=_price, metavar=("IN", "OUT"),
                         help="dollars per million prompt and completion tokens, "
                              "for the report's cost line")
+    parser.add_argument("--redact-report", action="store_true",
+                        help="show e-mails, phones, cards and other personal data in "
+                             "report.html as placeholders (<PHONE>), for a report that is "
+                             "mailed around; other outputs keep the texts as given")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -184,7 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     _llm(fit, provider=True)
     _out_folder_option(fit)
     _csv_output(fit)
-    _price_option(fit)
+    _report_option(fit)
     _common(fit)
 
     predict = command("predict", "label new requests with an existing model's clusters",
@@ -207,7 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
     _llm(update, provider=False)
     _out_folder_option(update)
     _csv_output(update)
-    _price_option(update)
+    _report_option(update)
     _common(update)
 
     report = command("report", "rebuild report.html from a saved model",
@@ -218,7 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "ending in /) to write report.html in (default: report.html "
                              "next to the model)")
     report.add_argument("--title", default="Request clusters", help="page title")
-    _price_option(report)
+    _report_option(report)
     _common(report)
 
     demo = command("demo", "run the whole job on bundled demo requests",
@@ -230,6 +234,6 @@ def build_parser() -> argparse.ArgumentParser:
                       help="output folder (default: ./%(default)s)")
     _llm(demo, provider=True)
     _csv_output(demo)
-    _price_option(demo)
+    _report_option(demo)
     _common(demo)
     return parser
