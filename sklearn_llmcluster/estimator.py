@@ -490,13 +490,13 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         if propose and unique:
             counts = np.bincount(inverse[inverse >= 0], minlength=len(unique))
             ids, created = engine.discover(unique, ids, usage, counts=counts)
+            engine_min = getattr(getattr(self.proposer_, "engine", None), "min_cluster_size", None)
             if self.provider_ == "offline" and not len(self.registry_):
                 warnings.warn(
-                    f"the offline engine found no group of at least min_cluster_size="
-                    f"{self.min_cluster_size} similar texts among {len(unique)} unique texts, "
-                    "so every text is left at -1. It needs dozens of texts per topic: pass "
-                    "more texts, lower min_cluster_size, or configure an LLM provider.",
-                    LLMClusterWarning, stacklevel=4)
+                    f"the offline engine found no group of at least {engine_min} similar "
+                    f"requests among {len(texts)} ({len(unique)} distinct), so every request "
+                    "is left at -1. It needs a few dozen requests, several per topic: pass "
+                    "more, or configure an LLM provider.", LLMClusterWarning, stacklevel=4)
         labels = self._labels_for(ids, inverse)
         self._warn_about(usage, labels, engine)
         if self.fast_path_ is not None:

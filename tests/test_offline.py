@@ -317,7 +317,7 @@ def test_a_saved_engine_keeps_no_introspection_data_and_single_precision_compone
 
 def test_too_few_texts_for_the_offline_engine_warn_with_the_fix():
     texts = ["card blocked", "my card is blocked", "cannot log in", "login fails"]
-    with pytest.warns(LLMClusterWarning, match="found no group.*min_cluster_size=5.*4 unique"):
+    with pytest.warns(LLMClusterWarning, match=r"found no group of at least 3 .* 4 \(4 distinct\)"):
         model = LLMClusterer(provider="offline", random_state=0).fit(texts)
     assert (model.labels_ == -1).all()
 
