@@ -222,8 +222,8 @@ def test_predict_into_a_fit_folder_says_it_replaced_assignments(capsys, tmp_path
     code, _, err = run_main(capsys, "predict", "-m", results / "model.joblib", "-i",
                             requests_csv, "-o", results, "-q")
     assert code == 0, err
-    assert f"warning: replaced {results / 'assignments.csv'}, written by the run that saved " \
-           f"{results / 'model.joblib'}" in err
+    assert f"warning: replaced {results / 'assignments.csv'} and llm_log.jsonl, written by " \
+           f"the run that saved {results / 'model.joblib'}" in err
     code, _, err = run_main(capsys, "predict", "-m", results / "model.joblib", "-i",
                             requests_csv, "-o", tmp_path / "labelled", "-q")
     assert code == 0 and "replaced" not in err
@@ -495,8 +495,10 @@ def test_missing_api_key_says_which_variable_to_set(capsys, tmp_path, monkeypatc
     assert "api_key=" not in err  # Python advice, not for the command line
 
 
-def test_limit_start_from_and_generated_ids(capsys, tmp_path, spec, requests_csv):
-    code, _, err = run_main(capsys, "fit", "-i", requests_csv, "--start-from", 2, "--limit", 3,
+def test_limit_start_from_and_generated_ids(capsys, tmp_path, spec):
+    texts_only = tmp_path / "texts.csv"  # no id column: ids are generated
+    pd.DataFrame({"text": [t for _, t in REQUESTS]}).to_csv(texts_only, index=False)
+    code, _, err = run_main(capsys, "fit", "-i", texts_only, "--start-from", 2, "--limit", 3,
                             "--batch-id", "b7", "--provider", spec, "-o", tmp_path / "o", "-q")
     assert code == 0, err
     rows = pd.read_csv(tmp_path / "o" / "assignments.csv", dtype=str)
@@ -610,3 +612,17 @@ def test_redact_report_shows_placeholders_in_report_html_only(capsys, tmp_path):
     code, _, _ = run_main(capsys, "report", "--model", out / "model.joblib", "-o",
                           tmp_path / "plain.html", "-q")
     assert code == 0 and "345-67" in (tmp_path / "plain.html").read_text(encoding="utf-8")
+
+
+def test_a_request_id_column_is_used_without_being_named(capsys, tmp_path, spec, requests_csv):
+    results = tmp_path / "results"
+    assert run_main(capsys, "fit", "-i", requests_csv, "--provider", spec, "-o", results,
+                    "-q")[0] == 0
+    for command in ("predict", "update"):
+        out = tmp_path / command
+        code, _, err = run_main(capsys, command, "-m", results / "model.joblib", "-i",
+                                requests_csv, "-o", out, "-q")
+        assert code == 0, err
+        written = pd.read_csv(out / "assignments.csv", dtype=str)
+        given = pd.read_csv(requests_csv, dtype=str)
+        assert written["request_id"].tolist() == given["request_id"].tolist()

@@ -63,8 +63,13 @@ def _read_requests(args: argparse.Namespace, batch_id: str) -> Requests:
                        delimiter=args.delimiter, skip_rows=args.skip_rows)
     source = str(args.input)
     require_column(frame, args.text_column, source=source, option="--text-column")
-    if args.id_column:
-        require_column(frame, args.id_column, source=source, option="--id-column")
+    id_column = args.id_column
+    if id_column:
+        require_column(frame, id_column, source=source, option="--id-column")
+    elif "request_id" in frame.columns and args.text_column != "request_id":
+        # The column our own outputs have: predicting or updating on a file
+        # written by an earlier run keeps its ids without being told.
+        id_column = "request_id"
     start = args.start_from
     stop = len(frame) if args.limit is None else min(len(frame), start + args.limit)
     if start >= len(frame):
@@ -73,8 +78,8 @@ def _read_requests(args: argparse.Namespace, batch_id: str) -> Requests:
     part = frame.iloc[start:stop]
     texts = column_as_texts(part[args.text_column].tolist())
     fallback = generated_ids(batch_id, range(start, stop))
-    if args.id_column:
-        own = column_as_ids(part[args.id_column].tolist())
+    if id_column:
+        own = column_as_ids(part[id_column].tolist())
         _warn_about_duplicate_ids(own, source)
         ids = [mine or made for mine, made in zip(own, fallback)]
     else:
@@ -293,9 +298,9 @@ def _with_existing_model(args: argparse.Namespace, *, update: bool) -> int:
     elif update and not new_ids:
         _say(args, "No new clusters: every request fits an existing cluster or none.")
     if replaces_fit:
-        _warn(f"replaced {out.path / 'assignments.csv'}, written by the run that saved "
-              f"{out.path / 'model.joblib'}; the clusters.json and report.html there still "
-              "describe that run (use another --out to keep both)")
+        _warn(f"replaced {out.path / 'assignments.csv'} and llm_log.jsonl, written by the run "
+              f"that saved {out.path / 'model.joblib'}; the clusters.json and report.html there "
+              "still describe that run (use another --out to keep both)")
     return EXIT_OK
 
 
