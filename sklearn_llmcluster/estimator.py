@@ -490,8 +490,9 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         if propose and unique:
             counts = np.bincount(inverse[inverse >= 0], minlength=len(unique))
             ids, created = engine.discover(unique, ids, usage, counts=counts)
-            engine_min = getattr(getattr(self.proposer_, "engine", None), "min_cluster_size", None)
             if self.provider_ == "offline" and not len(self.registry_):
+                engine_min = getattr(getattr(self.proposer_, "engine", None),
+                                     "min_cluster_size", None)
                 warnings.warn(
                     f"the offline engine found no group of at least {engine_min} similar "
                     f"requests among {len(texts)} ({len(unique)} distinct), so every request "
@@ -661,7 +662,8 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         check_is_fitted(self, "registry_")
         X, is_stream = split_stream(X)
         if is_stream:  # chunk by chunk, like fit
-            parts = [self.predict(chunk) for chunk in X if len(chunk)]
+            parts = [self.predict(chunk) for chunk in X
+                     if not (hasattr(chunk, "__len__") and len(chunk) == 0)]
             return np.concatenate(parts) if parts else np.empty(0, dtype=np.intp)
         texts = self._texts_from_input(X, reset=False)
         self._refresh_components()
