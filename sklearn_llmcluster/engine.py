@@ -424,10 +424,8 @@ class ClusteringEngine:
             # "checked" only against the clusters before this round: a
             # proposer may list a cluster's members incompletely, so the
             # judge still offers them this round's clusters (next round's
-            # sample, or the sweep).
-            # The proposer saw these texts and made nothing for them while it
-            # still had room: they are not shown to it again (later clusters
-            # are still offered to them by the judge).
+            # sample, or the sweep). And as the proposer made nothing for them
+            # while it still had room, it is not shown them again.
             if len(proposals) < s.max_new_clusters or assigned_here == 0:
                 exhausted[uncovered] = True
             self.report(f"round {rounds[0]}: {new_here} new clusters from {len(uncovered)} "
