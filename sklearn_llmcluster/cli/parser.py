@@ -13,7 +13,13 @@ Turn customer requests into named clusters with an LLM (or the offline
 engine when none is configured). Start with `llmcluster demo`.
 """
 
-_FILES = """\
+_EXIT_CODES = """\
+exit codes: 0 success, 1 failure (a one-line message; --debug shows the
+traceback), 2 command-line usage error, 130 interrupted (Ctrl-C).
+"""
+
+#: What a run that clusters and saves a model writes (fit, update, demo).
+_FILES = f"""\
 files written to --out: assignments.csv (request_id, text, cluster_id,
 cluster_name, status; UTF-8 with a byte-order mark, so that Excel reads it),
 clusters.json, model.joblib, report.html and llm_log.jsonl (one JSON line
@@ -21,9 +27,31 @@ per LLM call), all UTF-8. A failed run writes none of them; only the
 response cache (cache.sqlite) stays, so that a rerun resumes without
 repeating LLM calls.
 
-exit codes: 0 success, 1 failure (a one-line message; --debug shows the
-traceback), 2 command-line usage error.
-"""
+{_EXIT_CODES}"""
+
+_PREDICT_FILES = f"""\
+files written to --out: assignments.csv (request_id, text, cluster_id,
+cluster_name, status; UTF-8 with a byte-order mark, so that Excel reads it)
+and the run's own LLM log (one JSON line per LLM call). The model is not
+changed. A failed run writes neither; only the response cache
+(cache.sqlite) stays, so that a rerun resumes without repeating LLM calls.
+
+{_EXIT_CODES}"""
+
+_REPORT_FILES = f"""\
+file written: report.html, one self-contained page (no scripts, nothing
+fetched from the network), next to the model unless --out says otherwise.
+No LLM is called.
+
+{_EXIT_CODES}"""
+
+_OVERVIEW = f"""\
+fit, update and demo write to --out: assignments.csv, clusters.json,
+model.joblib, report.html and llm_log.jsonl; predict writes assignments.csv
+and its own LLM log; report writes report.html. `llmcluster COMMAND --help`
+says more.
+
+{_EXIT_CODES}"""
 
 
 def _whole_number(value: str) -> int:
@@ -87,7 +115,8 @@ def _input(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--text-column", default="text", metavar="NAME",
                        help="column with the request texts (default: %(default)s)")
     group.add_argument("--id-column", metavar="NAME",
-                       help="column with request ids; without it ids are req-<batch-id>-<row>")
+                       help="column with request ids (default: a 'request_id' column when the "
+                            "file has one, else ids are req-<batch-id>-<row>)")
     group.add_argument("--limit", type=_positive_int, metavar="N", help="only N rows")
     group.add_argument("--start-from", type=_non_negative_int, default=0, metavar="ROW",
                        help="first row to use, 0-based (default: 0)")
@@ -173,13 +202,14 @@ def build_parser() -> argparse.ArgumentParser:
     argparse.ArgumentParser
     """
     parser = argparse.ArgumentParser(
-        prog="llmcluster", description=_DESCRIPTION, epilog=_FILES,
+        prog="llmcluster", description=_DESCRIPTION, epilog=_OVERVIEW,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    def command(name: str, help_text: str, description: str) -> argparse.ArgumentParser:
-        return commands.add_parser(name, help=help_text, description=description, epilog=_FILES,
+    def command(name: str, help_text: str, description: str,
+                files: str = _FILES) -> argparse.ArgumentParser:
+        return commands.add_parser(name, help=help_text, description=description, epilog=files,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
 
     fit = command("fit", "find clusters in a file of requests",
@@ -194,7 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict = command("predict", "label new requests with an existing model's clusters",
                       "Label new requests with the clusters of a saved model; no cluster is "
                       "created and the model is not changed. Writes assignments.csv and "
-                      "llm_log.jsonl.")
+                      "its own LLM log.", files=_PREDICT_FILES)
     _model_option(predict)
     _input(predict)
     _llm(predict, provider=False)
@@ -215,7 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common(update)
 
     report = command("report", "rebuild report.html from a saved model",
-                     "Rebuild the HTML report of a saved model.")
+                     "Rebuild the HTML report of a saved model.", files=_REPORT_FILES)
     _model_option(report)
     report.add_argument("--out", "-o", metavar="FILE",
                         help="HTML file to write, or a folder (an existing one, or a name "
