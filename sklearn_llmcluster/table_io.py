@@ -176,7 +176,10 @@ def decode_bytes(data: bytes, encoding: str | None = None, *, source: str = "inp
     raise TableReadError(
         f"{source} is not UTF-8 (byte 0x{data[utf8_error.start]:02x} at offset "
         f"{utf8_error.start}) and does not look like cp1251 Cyrillic text ({problem})"
-        f"{_guess_hint(data)}; {advice or f'pass its encoding with --encoding ({example})'}"
+        # charset-normalizer's guess only when no check named an encoding:
+        # it often names an unrelated one (shift_jis for KOI8-R Russian).
+        f"{'' if likely else _guess_hint(data)}; "
+        f"{advice or f'pass its encoding with --encoding ({example})'}"
     )
 
 
