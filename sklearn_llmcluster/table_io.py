@@ -442,7 +442,7 @@ def _read_json(data: bytes, source: str, encoding: str | None) -> pd.DataFrame:
 def _missing_extra(what: str, module: str, extra: str) -> TableReadError:
     return TableReadError(
         f"reading {what} files needs {module}, which is not installed: "
-        f"pip install 'sklearn-llmcluster[{extra}]'"
+        f'pip install "sklearn-llmcluster[{extra}]" (from a checkout: pip install -e ".[{extra}]")'
     )
 
 

@@ -13,7 +13,8 @@ __all__ = ["LlamaCppProvider"]
 
 _INSTALL_HINT = (
     "the 'llamacpp' provider needs llama-cpp-python: "
-    "pip install 'sklearn-llmcluster[llamacpp]' (or pip install llama-cpp-python)"
+    'pip install "sklearn-llmcluster[llamacpp]" (from a checkout: pip install -e ".[llamacpp]"; '
+    "or just pip install llama-cpp-python)"
 )
 # Tokens a chat template adds around each message (role markers, newlines).
 _TEMPLATE_TOKENS_PER_MESSAGE = 8

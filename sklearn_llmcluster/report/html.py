@@ -143,7 +143,8 @@ def _html_bars(clusters: Sequence[Cluster], top: int, new_ids: Sequence[str]) ->
             f'<span class="bar-track"><span class="{css}" style="width:{width:.1f}%"></span></span>'
             f'<span class="bar-value">{c.size}</span></div>')
     note = ('<p class="note">Install matplotlib (<code>pip install '
-            "'sklearn-llmcluster[plot]'</code>) for the drawn chart.</p>")
+            '"sklearn-llmcluster[plot]"</code>, or <code>pip install -e ".[plot]"</code> '
+            "from a checkout) for the drawn chart.</p>")
     return f'<div class="html-bars">{"".join(rows)}</div>{note}'
 
 

@@ -106,7 +106,8 @@ def plot_clusters(model: Any, top: int = 20, *, ax: Any = None) -> Any:
     Raises
     ------
     ImportError
-        If matplotlib is not installed (``pip install 'sklearn-llmcluster[plot]'``).
+        If matplotlib is not installed (``pip install "sklearn-llmcluster[plot]"``,
+        or ``pip install -e ".[plot]"`` from a checkout).
 
     Examples
     --------
@@ -121,7 +122,8 @@ def plot_clusters(model: Any, top: int = 20, *, ax: Any = None) -> Any:
         import matplotlib.pyplot as plt
     except ImportError:
         raise ImportError(
-            "plot_clusters needs matplotlib: pip install 'sklearn-llmcluster[plot]'") from None
+            'plot_clusters needs matplotlib: pip install "sklearn-llmcluster[plot]" '
+            '(from a checkout: pip install -e ".[plot]")') from None
     clusters = clusters_of(model)
     new_ids = _marked_new_ids(model, clusters)
     if ax is None:
