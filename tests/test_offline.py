@@ -365,3 +365,18 @@ def test_a_few_dozen_texts_still_make_clusters_at_the_default_resolution():
             [f"login fails, mail ivan{i}.petrov@mail.ru" for i in range(8)]
     proposals = OfflineEngine(random_state=0).propose(texts, [])
     assert sorted(sorted(p.members) for p in proposals) == [list(range(8)), list(range(8, 16))]
+
+
+def test_an_offline_proposer_passed_by_hand_also_sees_every_text():
+    seen = []
+
+    class Watching(OfflineProposer):
+        def propose(self, texts, clusters, counts=None):
+            seen.append(len(texts))
+            return super().propose(texts, clusters, counts)
+
+    texts = [f"{t} {i}" for i in range(3) for t in TEXTS]  # 120 texts > proposal_size
+    eng = engine()
+    LLMClusterer(proposer=Watching(eng), judge=eng.judge, random_state=0,
+                 proposal_size=50).fit(texts)
+    assert seen[0] == len(texts)
