@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import pickle
 import warnings
 
@@ -16,7 +17,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 from sklearn_llmcluster import Cluster, LLMClusterer, LLMClusterWarning, Proposal
-from sklearn_llmcluster.testing import ScriptedProvider
+from sklearn_llmcluster.testing import OracleProvider, ScriptedProvider
 
 
 def normalise_texts(X):
@@ -357,24 +358,28 @@ def test_no_warning_on_a_clean_run(intent_texts):
         make().fit(texts)
 
 
+def _demo_en(n: int | None = None):
+    from sklearn_llmcluster.datasets import load_demo
+
+    df = load_demo("en")
+    return df if n is None else df.head(n)
+
+
+class _ListsHalfTheMembers(OracleProvider):
+    """A gold-aware LLM that lists only every other member of each cluster it proposes."""
+
+    def complete(self, messages, **kw):
+        answer = json.loads(super().complete(messages, **kw))
+        for cluster in answer.get("clusters", []):
+            cluster["members"] = cluster["members"][::2]
+        return json.dumps(answer)
+
+
 def test_texts_a_proposer_saw_but_did_not_list_are_judged_against_its_clusters():
     # LLMs list a cluster's members incompletely; the texts they leave out
     # must still be offered the clusters made from their own sample.
-    import json
-
-    from sklearn_llmcluster.datasets import load_demo
-    from sklearn_llmcluster.testing import OracleProvider
-
-    df = load_demo("en").head(150)
-
-    class ListsHalfTheMembers(OracleProvider):
-        def complete(self, messages, **kw):
-            answer = json.loads(super().complete(messages, **kw))
-            for cluster in answer.get("clusters", []):
-                cluster["members"] = cluster["members"][::2]
-            return json.dumps(answer)
-
-    model = LLMClusterer(provider=ListsHalfTheMembers(dict(zip(df.text, df.label))),
+    df = _demo_en(150)
+    model = LLMClusterer(provider=_ListsHalfTheMembers(dict(zip(df.text, df.label))),
                          random_state=0)
     labels = model.fit_predict(df.text)
     assert model.coverage_ == 1.0
@@ -512,9 +517,7 @@ def test_set_params_after_fit_reaches_predict_and_partial_fit(intent_texts, tmp_
 
 
 def test_set_params_after_an_offline_fit_keeps_what_the_engine_learnt():
-    from sklearn_llmcluster.datasets import load_demo
-
-    texts = load_demo("en")["text"].tolist()[:200]
+    texts = _demo_en(200)["text"].tolist()
     model = LLMClusterer(provider="offline", random_state=0).fit(texts)
     engine = model.proposer_
     labels = model.predict(texts)
@@ -523,22 +526,9 @@ def test_set_params_after_an_offline_fit_keeps_what_the_engine_learnt():
 
 
 def test_texts_left_out_at_the_proposal_cap_are_still_judged_against_those_clusters():
-    import json
-
-    from sklearn_llmcluster.datasets import load_demo
-    from sklearn_llmcluster.testing import OracleProvider
-
-    df = load_demo("en").head(150)
-
-    class ListsHalfTheMembers(OracleProvider):
-        def complete(self, messages, **kw):
-            answer = json.loads(super().complete(messages, **kw))
-            for cluster in answer.get("clusters", []):
-                cluster["members"] = cluster["members"][::2]
-            return json.dumps(answer)
-
+    df = _demo_en(150)
     # Three clusters a round: every round reaches the cap.
-    model = LLMClusterer(provider=ListsHalfTheMembers(dict(zip(df.text, df.label))),
+    model = LLMClusterer(provider=_ListsHalfTheMembers(dict(zip(df.text, df.label))),
                          random_state=0, max_new_clusters=3)
     labels = model.fit_predict(df.text)
     assert model.coverage_ == 1.0
@@ -546,21 +536,8 @@ def test_texts_left_out_at_the_proposal_cap_are_still_judged_against_those_clust
 
 
 def test_texts_judged_by_llm_counts_each_text_once():
-    import json
-
-    from sklearn_llmcluster.datasets import load_demo
-    from sklearn_llmcluster.testing import OracleProvider
-
-    df = load_demo("en")
-
-    class ListsHalfTheMembers(OracleProvider):
-        def complete(self, messages, **kw):
-            answer = json.loads(super().complete(messages, **kw))
-            for cluster in answer.get("clusters", []):
-                cluster["members"] = cluster["members"][::2]
-            return json.dumps(answer)
-
-    model = LLMClusterer(provider=ListsHalfTheMembers(dict(zip(df.text, df.label))),
+    df = _demo_en()
+    model = LLMClusterer(provider=_ListsHalfTheMembers(dict(zip(df.text, df.label))),
                          random_state=0, proposal_size=60, max_new_clusters=3)
     model.fit(df.text)
     n_unique = len({" ".join(t.lower().split()) for t in df.text})
