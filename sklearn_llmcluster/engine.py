@@ -23,7 +23,7 @@ import numpy as np
 from joblib import Parallel, delayed
 from sklearn.utils import check_random_state
 
-from .exceptions import BudgetExceededError, ProviderError, ProviderUnavailableError
+from .exceptions import BudgetExceededError, ProviderUnavailableError
 from .llm_client import collect_usage, is_fatal
 from .records import Cluster, LLMUsage, Proposal
 from .registry import ClusterRegistry

@@ -8,9 +8,10 @@ How it works
 Representation
     Word 1-2-grams and ``char_wb`` 3-5-grams (sublinear TF-IDF, lower case,
     "ё" read as "е"; personal data and numbers blanked out, and function
-    words and greetings left out of the word n-grams), reduced with :class:`~sklearn.decomposition.TruncatedSVD`
-    and L2-normalised, so a dot product is a cosine similarity. Character
-    n-grams carry Russian morphology (``карта``/``карту``/``карты``) without a
+    words and greetings left out of the word n-grams), reduced with
+    :class:`~sklearn.decomposition.TruncatedSVD` and L2-normalised, so a dot
+    product is a cosine similarity. Character n-grams carry Russian
+    morphology (``карта``/``карту``/``карты``) without a
     stemmer. The representation is fitted on the texts the proposer sees,
     never on the texts being judged, and refitted only when the texts seen by
     the proposer have doubled since the last fit (or by an explicit

@@ -387,7 +387,7 @@ def test_texts_a_proposer_saw_but_did_not_list_are_judged_against_its_clusters()
 
 
 class _DiesWhenArmed(ScriptedProvider):
-    """Answers like ScriptedProvider until armed, then fails the first judge call after a proposal."""
+    """Like ScriptedProvider until armed; then the first judge call after a proposal fails."""
 
     armed = proposed = False
 
@@ -462,7 +462,7 @@ def test_failures_a_retry_recovers_are_neither_counted_nor_warned_about(intent_t
     texts, _ = intent_texts
 
     class FailsEachPromptOnce(ScriptedProvider):
-        """A transient outage: the first proposal call, and every other new judge prompt, fail once."""
+        """A transient outage: the first proposal, and every other new judge prompt, fail once."""
 
         def __init__(self):
             super().__init__()
