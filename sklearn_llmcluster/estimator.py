@@ -356,8 +356,12 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         return LLMClient(provider, temperature=self.temperature, max_retries=self.max_retries,
                          cache=cache, redact=redact, log=log)
 
-    def _setup(self) -> None:
-        """Resolve the provider and build the proposer, judge and registry."""
+    def _setup(self, provider: Any = None) -> None:
+        """Resolve the provider and build the proposer, judge and registry.
+
+        ``provider``: an already resolved provider to build on instead of
+        resolving ``self.provider`` again (an LLM provider, not "offline").
+        """
         self._check_params()
         prompts = self.prompts or PromptBuilder(
             business_context=self.business_context, language=self.language,
@@ -368,7 +372,8 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         if proposer is not None and judge is not None:
             self.provider_ = None
         else:
-            provider = resolve_provider(self.provider)
+            if provider is None:
+                provider = resolve_provider(self.provider)
             if provider is None:
                 from .offline import OfflineEngine
 
@@ -421,7 +426,11 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
             self._components_params_ = self._component_params()
             return
         registry, fast_path = self.registry_, self.fast_path_
-        self._setup()
+        # Same provider setting: keep the provider the fit resolved (resolving
+        # provider=None again could find another server, or none).
+        same_provider = not changed & {"provider", "proposer", "judge"} \
+            and self.provider_ not in (None, "offline")
+        self._setup(self.provider_ if same_provider else None)
         self.registry_ = registry
         if "fast_path" not in changed:  # else the new, untrained one learns from here on
             self.fast_path_ = fast_path

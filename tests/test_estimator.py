@@ -544,3 +544,18 @@ def test_texts_judged_by_llm_counts_each_text_once():
     # Sampled texts are judged during discovery and again in the sweep.
     assert model.llm_usage_.calls > 0
     assert 0 < model.llm_usage_.texts_judged_by_llm <= n_unique
+
+
+def test_set_params_after_fit_keeps_the_provider_that_was_resolved(monkeypatch):
+    # provider=None resolved to some server at fit; a later change of, say,
+    # llm_log must not resolve it again (another server, or none, may answer).
+    import sklearn_llmcluster.estimator as estimator_module
+
+    provider = _Spy()
+    monkeypatch.setattr(estimator_module, "resolve_provider", lambda spec: provider)
+    model = LLMClusterer(random_state=0, batch_size=4).fit(["card blocked", "login fails"])
+    monkeypatch.setattr(estimator_module, "resolve_provider",
+                        lambda spec: pytest.fail("resolved the provider again"))
+    model.set_params(business_context="a bank")
+    model.predict(["card blocked"])
+    assert model.provider_ is provider and "a bank" in provider.prompts[-1]
