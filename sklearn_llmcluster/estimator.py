@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import hashlib
 import os
 import sys
+import threading
 import warnings
 from typing import TYPE_CHECKING, Any
 
@@ -72,9 +74,16 @@ def _fingerprint(value: Any) -> Any:
     the model does not hold (or pickle) them twice; after unpickling they
     count as changed and the components are rebuilt from them once.
     """
-    if value is None or isinstance(value, (str, int, float, bool, os.PathLike)):
+    if isinstance(value, (str, os.PathLike)):
+        # A digest, not the text: a provider spec may hold credentials.
+        return (type(value).__name__, hashlib.sha256(os.fspath(value).encode()).hexdigest())
+    if value is None or isinstance(value, (int, float, bool)):
         return (type(value).__name__, value)
     return ("object", id(value))
+
+
+#: Serialises rebuilding a fitted model's components (see _refresh_components).
+_REFRESH_LOCK = threading.RLock()
 
 
 class LLMClusterer(ClusterMixin, BaseEstimator):
@@ -260,7 +269,7 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
     def __getstate__(self) -> dict:
         from .providers._urls import redact_urls_in_text
 
-        state = super().__getstate__()
+        state = dict(super().__getstate__())  # a copy: the live model keeps its setting
         # Secrets never go into a saved model (like API keys, which providers
         # read from the environment again): a spec's URL keeps its host and
         # path, and loses its credentials.
@@ -356,50 +365,49 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         return LLMClient(provider, temperature=self.temperature, max_retries=self.max_retries,
                          cache=cache, redact=redact, log=log)
 
-    def _setup(self, provider: Any = None) -> None:
-        """Resolve the provider and build the proposer, judge and registry.
-
-        ``provider``: an already resolved provider to build on instead of
-        resolving ``self.provider`` again (an LLM provider, not "offline").
-        """
+    def _setup(self) -> None:
+        """Resolve the provider and build the proposer, judge and registry."""
         self._check_params()
+        self.provider_, self.client_, self.proposer_, self.judge_ = self._components()
+        self.registry_ = ClusterRegistry(min_cluster_size=self.min_cluster_size)
+        self.fast_path_ = self._new_fast_path(self.provider_)
+        self._components_params_ = self._component_params()
+
+    def _components(self, provider: Any = None) -> tuple[Any, Any, Any, Any]:
+        """``(provider_, client_, proposer_, judge_)`` from the current parameters.
+
+        Changes nothing on ``self``, so a failure leaves the model as it was.
+        ``provider``: an already resolved LLM provider to build on instead of
+        resolving ``self.provider`` again.
+        """
         prompts = self.prompts or PromptBuilder(
             business_context=self.business_context, language=self.language,
             max_text_chars=self.max_text_chars,
         )
-        self.client_ = None
         proposer, judge = self.proposer, self.judge
         if proposer is not None and judge is not None:
-            self.provider_ = None
-        else:
-            if provider is None:
-                provider = resolve_provider(self.provider)
-            if provider is None:
-                from .offline import OfflineEngine
+            return None, None, proposer, judge
+        if provider is None:
+            provider = resolve_provider(self.provider)
+        if provider is None:
+            from .offline import OfflineEngine
 
-                if self.provider is None:
-                    warnings.warn(OFFLINE_WARNING, LLMClusterWarning, stacklevel=3)
-                engine = OfflineEngine(random_state=self.random_state,
-                                       language=self.language or "auto",
-                                       max_new_clusters=self.max_new_clusters)
-                self.provider_ = "offline"
-                proposer = proposer if proposer is not None else engine.proposer
-                judge = judge if judge is not None else engine.judge
-            else:
-                from .judge import LLMJudge
-                from .proposer import LLMProposer
+            if self.provider is None:
+                warnings.warn(OFFLINE_WARNING, LLMClusterWarning, stacklevel=4)
+            engine = OfflineEngine(random_state=self.random_state,
+                                   language=self.language or "auto",
+                                   max_new_clusters=self.max_new_clusters)
+            return ("offline", None, proposer if proposer is not None else engine.proposer,
+                    judge if judge is not None else engine.judge)
+        from .judge import LLMJudge
+        from .proposer import LLMProposer
 
-                self.provider_ = provider
-                self.client_ = self._build_client(provider)
-                if proposer is None:
-                    proposer = LLMProposer(self.client_, prompts, self.max_new_clusters)
-                if judge is None:
-                    judge = LLMJudge(self.client_, prompts)
-        self.proposer_ = proposer
-        self.judge_ = judge
-        self.registry_ = ClusterRegistry(min_cluster_size=self.min_cluster_size)
-        self.fast_path_ = self._new_fast_path()
-        self._components_params_ = self._component_params()
+        client = self._build_client(provider)
+        if proposer is None:
+            proposer = LLMProposer(client, prompts, self.max_new_clusters)
+        if judge is None:
+            judge = LLMJudge(client, prompts)
+        return provider, client, proposer, judge
 
     def _component_params(self) -> dict[str, Any]:
         return {name: _fingerprint(getattr(self, name)) for name in _COMPONENT_PARAMS}
@@ -407,46 +415,53 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
     def _refresh_components(self) -> None:
         """Apply ``set_params`` made since the fit to the provider, client, proposer and judge.
 
-        The clusters and the fast path stay; the provider is resolved again
-        only when it, the proposer or the judge changed (the offline engine
-        keeps what it learnt otherwise).
+        The clusters and a trained fast path stay; the provider is resolved
+        again only when it, the proposer or the judge changed (the offline
+        engine keeps what it learnt otherwise). Nothing changes if building
+        the new components fails. Serialised: concurrent first ``predict``
+        calls of a loaded model rebuild once.
         """
-        self.registry_.min_cluster_size = self.min_cluster_size
-        built = getattr(self, "_components_params_", None)
-        if built is None:  # a model pickled before this was recorded
-            return
-        changed = {name for name, value in self._component_params().items()
-                   if built.get(name) != value}
-        if not changed:
-            return
-        if self.provider_ == "offline" and not changed & {"provider", "proposer", "judge"}:
-            self._check_params()  # nothing else of these reaches the offline engine
-            if "fast_path" in changed:
-                self.fast_path_ = self._new_fast_path()
-            self._components_params_ = self._component_params()
-            return
-        registry, fast_path = self.registry_, self.fast_path_
-        # Same provider setting: keep the provider the fit resolved (resolving
-        # provider=None again could find another server, or none).
-        same_provider = not changed & {"provider", "proposer", "judge"} \
-            and self.provider_ not in (None, "offline")
-        self._setup(self.provider_ if same_provider else None)
-        self.registry_ = registry
-        if "fast_path" not in changed:  # else the new, untrained one learns from here on
+        with _REFRESH_LOCK:
+            self.registry_.min_cluster_size = self.min_cluster_size
+            built = getattr(self, "_components_params_", None)
+            if built is None:  # a model pickled before this was recorded
+                return
+            changed = {name for name, value in self._component_params().items()
+                       if built.get(name) != value}
+            if not changed:
+                return
+            self._check_params()
+            engine = getattr(self.proposer_, "engine", None)
+            if self.provider_ == "offline" and not changed & {"provider", "proposer", "judge"}:
+                if engine is not None:  # the settings the offline engine reads
+                    engine.language = self.language or "auto"
+                    engine.max_new_clusters = self.max_new_clusters
+                components = (self.provider_, self.client_, self.proposer_, self.judge_)
+            else:
+                # Same provider setting: keep the provider the fit resolved
+                # (resolving provider=None again could find another server).
+                same = not changed & {"provider", "proposer", "judge"} \
+                    and self.provider_ not in (None, "offline")
+                components = self._components(self.provider_ if same else None)
+            # A new fast path (untrained) only when its setting changed.
+            fast_path = self._new_fast_path(components[0]) if "fast_path" in changed \
+                else self.fast_path_
+            self.provider_, self.client_, self.proposer_, self.judge_ = components
             self.fast_path_ = fast_path
+            self._components_params_ = self._component_params()
 
-    def _new_fast_path(self):
+    def _new_fast_path(self, provider: Any):
         if self.fast_path is False:
             return None
         from .fast_path import FastPathClassifier
 
         embed = None
         if self.fast_path == "embeddings":
-            embed = getattr(self.provider_, "embed", None)
+            embed = getattr(provider, "embed", None)
             if embed is None:
                 raise ValueError(
                     "fast_path='embeddings' needs a provider with an embed(texts) method "
-                    f"(Ollama, OpenAI ...); {self.provider_!r} has none. Use fast_path=True "
+                    f"(Ollama, OpenAI ...); {provider!r} has none. Use fast_path=True "
                     "for TF-IDF features.")
         seed = self.random_state if isinstance(self.random_state, (int, np.integer)) else None
         return FastPathClassifier(self.fast_path_threshold, embed=embed, random_state=seed)

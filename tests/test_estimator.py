@@ -559,3 +559,34 @@ def test_set_params_after_fit_keeps_the_provider_that_was_resolved(monkeypatch):
     model.set_params(business_context="a bank")
     model.predict(["card blocked"])
     assert model.provider_ is provider and "a bank" in provider.prompts[-1]
+
+
+def test_pickling_leaves_the_live_model_and_its_secrets_alone(monkeypatch):
+    import sklearn_llmcluster.estimator as estimator_module
+
+    spec = "openai-compatible:m@http://user:hunter2@127.0.0.1:9/v1?api_key=SECRET42"
+    monkeypatch.setattr(estimator_module, "resolve_provider", lambda s: ScriptedProvider())
+    model = LLMClusterer(provider=spec, random_state=0).fit(["card blocked", "login fails"])
+    blob = pickle.dumps(model)
+    assert model.get_params()["provider"] == spec  # the live model keeps its setting
+    assert b"hunter2" not in blob and b"SECRET42" not in blob
+
+
+def test_a_predict_whose_new_settings_fail_leaves_the_model_as_it_was(intent_texts):
+    texts, _ = intent_texts
+    model = make().fit(texts)
+    labels, client = model.predict(texts), model.client_
+    model.set_params(fast_path="embeddings")  # ScriptedProvider has no embed()
+    with pytest.raises(ValueError, match="embed"):
+        model.predict(texts)
+    assert len(model.registry_) == model.n_clusters_ and model.client_ is client
+    model.set_params(fast_path=False)
+    assert np.array_equal(model.predict(texts), labels)
+
+
+def test_set_params_language_and_cap_reach_a_fitted_offline_engine():
+    model = LLMClusterer(provider="offline", random_state=0, max_new_clusters=2)
+    model.fit(_demo_en(100)["text"].tolist())
+    model.set_params(language="ru", max_new_clusters=7)
+    model.predict(["card blocked"])
+    assert (model.proposer_.engine.language, model.proposer_.engine.max_new_clusters) == ("ru", 7)
