@@ -11,6 +11,7 @@ import copy
 import dataclasses
 import hashlib
 import os
+import re
 import sys
 import threading
 import warnings
@@ -80,6 +81,17 @@ def _fingerprint(value: Any) -> Any:
     if value is None or isinstance(value, (int, float, bool)):
         return (type(value).__name__, value)
     return ("object", id(value))
+
+
+_URL_START = re.compile(r"(?i)[a-z][a-z0-9+.\-]*://")
+
+
+def _mask_spec(spec: str) -> str:
+    """``spec`` with the credentials of its URL masked (``vendor:model@URL`` or a URL)."""
+    from .providers._urls import redact_url
+
+    found = _URL_START.search(spec)
+    return spec if found is None else spec[:found.start()] + redact_url(spec[found.start():])
 
 
 #: Serialises rebuilding a fitted model's components (see _refresh_components).
@@ -261,20 +273,18 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
 
     # -- scikit-learn plumbing ---------------------------------------------
     def __repr__(self, N_CHAR_MAX: int = 700) -> str:
-        from .providers._urls import redact_urls_in_text
-
-        # A provider spec may carry a URL with user:password@ or ?api_key=.
-        return redact_urls_in_text(super().__repr__(N_CHAR_MAX))
+        # A provider spec may carry a URL with user:password@ or ?api_key=:
+        # show a copy whose spec is masked (copying goes through __getstate__).
+        shown = copy.copy(self) if isinstance(self.provider, str) else self
+        return super(LLMClusterer, shown).__repr__(N_CHAR_MAX)
 
     def __getstate__(self) -> dict:
-        from .providers._urls import redact_urls_in_text
-
         state = dict(super().__getstate__())  # a copy: the live model keeps its setting
         # Secrets never go into a saved model (like API keys, which providers
         # read from the environment again): a spec's URL keeps its host and
         # path, and loses its credentials.
         if isinstance(state.get("provider"), str):
-            state["provider"] = redact_urls_in_text(state["provider"])
+            state["provider"] = _mask_spec(state["provider"])
         return state
 
     def __sklearn_tags__(self):
