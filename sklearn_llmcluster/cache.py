@@ -52,6 +52,9 @@ class ResponseCache:
         self.timeout = timeout
         self._local = threading.local()
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        if Path(self.path).is_dir():
+            raise ValueError(f"the response cache {self.path!r} is a folder; give a file path "
+                             "such as cache.sqlite")
         try:
             self._connection()  # fail early on an unusable path
         except sqlite3.DatabaseError as exc:

@@ -248,3 +248,8 @@ def test_a_file_that_is_not_a_cache_is_refused_with_its_name_and_the_fix(tmp_pat
     path.write_bytes(content)
     with pytest.raises(ValueError, match=r"cache\.sqlite.*not a cache file.*Delete it"):
         ResponseCache(path)
+
+
+def test_a_folder_as_cache_path_is_refused_as_a_folder(tmp_path):
+    with pytest.raises(ValueError, match="is a folder; give a file path"):
+        ResponseCache(tmp_path)

@@ -626,3 +626,11 @@ def test_a_request_id_column_is_used_without_being_named(capsys, tmp_path, spec,
         written = pd.read_csv(out / "assignments.csv", dtype=str)
         given = pd.read_csv(requests_csv, dtype=str)
         assert written["request_id"].tolist() == given["request_id"].tolist()
+
+
+def test_a_duplicated_request_id_header_is_named_even_when_not_asked_for(capsys, tmp_path):
+    path = tmp_path / "dup.csv"
+    path.write_text("request_id,text,request_id\n1,card blocked,2\n", encoding="utf-8")
+    code, _, err = run_main(capsys, "fit", "-i", path, "--provider", "offline", "-o",
+                            tmp_path / "o")
+    assert code != 0 and "request_id" in err and "appears twice" in err and "Traceback" not in err

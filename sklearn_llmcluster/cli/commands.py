@@ -70,6 +70,7 @@ def _read_requests(args: argparse.Namespace, batch_id: str) -> Requests:
         # The column our own outputs have: predicting or updating on a file
         # written by an earlier run keeps its ids without being told.
         id_column = "request_id"
+        require_column(frame, id_column, source=source, option="--id-column")
     start = args.start_from
     stop = len(frame) if args.limit is None else min(len(frame), start + args.limit)
     if start >= len(frame):
