@@ -200,7 +200,10 @@ class ClusteringPipeline:
         return texts, ids
 
     def _label(self, texts: list[str]) -> tuple[np.ndarray, list[str], LLMUsage]:
-        """Cluster ``texts`` on top of what the pipeline has; returns labels, new ids to mark, usage."""
+        """Cluster ``texts`` on top of what the pipeline has.
+
+        Returns labels, the new ids to mark, and the usage.
+        """
         self._start()
         had_clusters = self._has_clusters()
         if self._started():
@@ -372,7 +375,8 @@ class ClusteringPipeline:
         elif "text" in previous.columns:
             keys, previous_keys = texts, column_as_texts(previous["text"].tolist())
         else:
-            raise ValueError("previous_assignments needs a request_id or a text column to match rows")
+            raise ValueError("previous_assignments needs a request_id or a text column "
+                             "to match rows")
         registry = self.model.registry_
         known: dict[str, int] = {}
         for key, cid in zip(previous_keys, previous["cluster_id"].tolist()):
@@ -392,7 +396,7 @@ class ClusteringPipeline:
         return []
 
     def save_clusters(self, path: str | os.PathLike) -> None:
-        """Write the clusters as UTF-8 JSON (the :func:`~sklearn_llmcluster.save_clusters` format)."""
+        """Write the clusters as UTF-8 JSON (see :func:`~sklearn_llmcluster.save_clusters`)."""
         self._start()
         if not self._started():
             raise ValueError("there are no clusters to save yet: call fit first")

@@ -224,7 +224,8 @@ class LLMClient:
         ]
         return texts, clusters
 
-    def complete(self, step: str, messages: list[dict], schema: dict | None, attempt: int = 0) -> str:
+    def complete(self, step: str, messages: list[dict], schema: dict | None,
+                 attempt: int = 0) -> str:
         """One call to the provider (or the cache), counted and logged."""
         usage = current_usage()
         key = self._cache_key(messages, schema, attempt) if self.cache is not None else None

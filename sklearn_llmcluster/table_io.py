@@ -433,7 +433,8 @@ def _read_json(data: bytes, source: str, encoding: str | None) -> pd.DataFrame:
     try:
         records = json.loads(stripped)
     except json.JSONDecodeError as exc:
-        raise TableReadError(f"{source} is not valid JSON: {exc.msg} at line {exc.lineno}") from None
+        raise TableReadError(
+            f"{source} is not valid JSON: {exc.msg} at line {exc.lineno}") from None
     if not all(isinstance(r, dict) for r in records):
         raise TableReadError(f"{source} must be a JSON array of objects like {{\"text\": \"...\"}}")
     return pd.DataFrame.from_records(records)
@@ -644,7 +645,9 @@ def require_column(frame: pd.DataFrame, column: str, *, source: str = "input",
     if count > 1:
         times = "twice" if count == 2 else f"{count} times"
         raise TableReadError(f"column {column!r} appears {times} in {source}; rename one")
-    shown = ", ".join(repr(n) for n in names[:20]) + (f" and {len(names) - 20} more" if len(names) > 20 else "")
+    shown = ", ".join(repr(n) for n in names[:20])
+    if len(names) > 20:
+        shown += f" and {len(names) - 20} more"
     message = f"column {column!r} not found in {source}; its columns are: {shown}"
     found = [d for d in _DELIMITERS if d in names[0]] if len(names) == 1 else []
     if found:

@@ -123,7 +123,8 @@ class ScriptedProvider(_CallCounter):
         system = next((m["content"] for m in messages if m.get("role") == "system"), "")
         requests = _parse_block(data, "requests")
         clusters = _parse_block(data, "clusters")
-        is_judge = (json_schema is not None and "assignments" in json_schema.get("properties", {})) \
+        is_judge = (json_schema is not None
+                    and "assignments" in json_schema.get("properties", {})) \
             or (json_schema is None and "assign customer requests" in system)
         if is_judge:
             by_name = {name_key(c["name"]): c["cluster_id"] for c in clusters}

@@ -160,7 +160,8 @@ def test_rerun_resumes_from_the_cache(capsys, tmp_path, spec, requests_csv, llm)
 
 def test_update_predict_and_report(capsys, tmp_path, spec, requests_csv):
     first = tmp_path / "results"
-    assert run_main(capsys, "fit", "-i", requests_csv, "--provider", spec, "-o", first, "-q")[0] == 0
+    code = run_main(capsys, "fit", "-i", requests_csv, "--provider", spec, "-o", first, "-q")[0]
+    assert code == 0
     new = tmp_path / "new.jsonl"
     new.write_text("\n".join(json.dumps({"text": t}, ensure_ascii=False) for t in
                              ["loan overdue", "loan rate too high", "card blocked again"]),
@@ -257,8 +258,8 @@ def test_demo_works_on_a_fresh_machine_without_an_llm(tmp_path):
 
 # -- the console script: failures -------------------------------------------------------
 
-def test_failure_is_one_line_with_exit_code_1_and_debug_shows_the_traceback(tmp_path,
-                                                                           requests_csv):
+def test_failure_is_one_line_with_exit_code_1_and_debug_shows_the_traceback(
+        tmp_path, requests_csv):
     args = ("fit", "--input", requests_csv, "--text-column", "body", "--out", tmp_path / "o")
     failed = cli(*args, cwd=tmp_path)
     assert failed.returncode == 1 and failed.stdout == ""
@@ -374,7 +375,8 @@ def test_bad_model_files(capsys, tmp_path, requests_csv, content, message):
     model = tmp_path / "model.joblib"
     if content is not None:
         model.write_bytes(content)
-    code, _, err = run_main(capsys, "predict", "-m", model, "-i", requests_csv, "-o", tmp_path / "o")
+    code, _, err = run_main(capsys, "predict", "-m", model, "-i", requests_csv,
+                            "-o", tmp_path / "o")
     assert code == 1
     assert_one_line_error(err, message)
     assert "load key" not in err and "\\x" not in err  # no raw bytes of the file

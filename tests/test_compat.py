@@ -42,7 +42,8 @@ def test_fit_returns_the_earlier_result_shape(frame):
     assert result.metrics["total_requests"] == len(frame)
     assert result.metrics["coverage_pct"] == round(result.coverage, 2)
     assert result.metrics["llm_calls"] >= 1
-    assert [c.size for c in result.clusters] == sorted((c.size for c in result.clusters), reverse=True)
+    sizes = [c.size for c in result.clusters]
+    assert sizes == sorted(sizes, reverse=True)
 
 
 def test_fit_limit_and_generated_ids(frame):

@@ -240,7 +240,8 @@ def test_custom_proposer_and_judge_need_no_provider():
     class KeywordProposer:
         def propose(self, texts, clusters):
             return [Proposal(name="Has digits", criteria="contains a digit",
-                             members=[i for i, t in enumerate(texts) if any(c.isdigit() for c in t)])]
+                             members=[i for i, t in enumerate(texts)
+                                      if any(c.isdigit() for c in t)])]
 
     class KeywordJudge:
         def judge(self, texts, clusters):
@@ -338,7 +339,8 @@ def test_a_run_whose_every_call_fails_stops_early_with_a_clear_error():
     model = make(provider=ScriptedProvider(), batch_size=1).fit(["card blocked"])
     model.set_params(provider=provider)
     model.judge_.client.provider = provider
-    with pytest.raises(ProviderUnavailableError, match="last 8 LLM calls all failed.*not reachable"):
+    with pytest.raises(ProviderUnavailableError,
+                       match="last 8 LLM calls all failed.*not reachable"):
         model.partial_fit(texts)
     assert provider.calls < 20
 

@@ -114,7 +114,8 @@ def test_estimator_writes_one_log_line_per_call(tmp_path):
     model = LLMClusterer(provider=ScriptedProvider(), llm_log=log, random_state=0).fit(texts)
     lines = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
     assert len(lines) == model.llm_usage_.calls
-    assert {"step", "messages", "response", "prompt_tokens", "latency_s", "retries"} <= set(lines[0])
+    fields = {"step", "messages", "response", "prompt_tokens", "latency_s", "retries"}
+    assert fields <= set(lines[0])
 
 
 def test_rerun_with_cache_makes_no_calls(tmp_path):

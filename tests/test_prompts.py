@@ -48,8 +48,8 @@ def test_language_defaults_to_the_data():
 
 
 def test_long_texts_are_cut_in_prompts():
-    items = _requests_block(PromptBuilder(max_text_chars=50).judge_messages(["y" * 500],
-                                                                           CLUSTERS)[1]["content"])
+    messages = PromptBuilder(max_text_chars=50).judge_messages(["y" * 500], CLUSTERS)
+    items = _requests_block(messages[1]["content"])
     assert len(items[0]["text"]) == 50 and items[0]["text"].endswith("…")
 
 

@@ -98,7 +98,8 @@ def test_other_single_byte_encodings_are_not_garbled_as_cp1251(tmp_path, texts, 
 
 def test_explicit_encoding_that_does_not_fit_names_byte_and_offset(tmp_path):
     path = write(tmp_path / "a.csv", RUSSIAN.encode("cp1251"))
-    with pytest.raises(TableReadError, match=r"not valid utf-8: byte 0x\w\w at offset \d+.*--encoding"):
+    with pytest.raises(TableReadError,
+                       match=r"not valid utf-8: byte 0x\w\w at offset \d+.*--encoding"):
         read_table(path, encoding="utf-8")
 
 
@@ -254,8 +255,9 @@ def test_duplicate_column_names_are_refused_when_used(tmp_path):
 
 def test_missing_column_lists_the_columns_that_exist():
     frame = pd.DataFrame({"id": ["1"], "message": ["x"], "date": ["y"]})
-    with pytest.raises(TableReadError, match=r"column 'text' not found in in\.csv; its columns are: "
-                                             r"'id', 'message', 'date'; choose one with --text-column"):
+    with pytest.raises(TableReadError,
+                       match=r"column 'text' not found in in\.csv; its columns are: "
+                             r"'id', 'message', 'date'; choose one with --text-column"):
         require_column(frame, "text", source="in.csv")
 
 
@@ -289,7 +291,8 @@ def test_missing_file_and_folder(tmp_path):
 
 def test_jsonl_and_json_array(tmp_path):
     rows = [{"id": 1, "text": "карта"}, {"id": 2, "text": "вход"}]
-    jsonl = write(tmp_path / "a.jsonl", "\n".join(json.dumps(r, ensure_ascii=False) for r in rows).encode())
+    lines = "\n".join(json.dumps(r, ensure_ascii=False) for r in rows)
+    jsonl = write(tmp_path / "a.jsonl", lines.encode())
     array = write(tmp_path / "a.json", json.dumps(rows).encode())
     for path in (jsonl, array):
         assert read_table(path)["text"].tolist() == ["карта", "вход"]

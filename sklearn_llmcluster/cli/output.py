@@ -165,7 +165,8 @@ class OutputFolder:
 
             atomic_write_text(self.path / "report.html", report)
             atomic_write_bytes(self.path / "model.joblib", buffer.getvalue())
-            written += [self.path / name for name in ("clusters.json", "report.html", "model.joblib")]
+            written += [self.path / name
+                        for name in ("clusters.json", "report.html", "model.joblib")]
         log = self.path / "llm_log.jsonl"
         os.replace(self.staged_log(), log)
         self._staged_log = None

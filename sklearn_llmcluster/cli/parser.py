@@ -78,7 +78,8 @@ def _non_negative_int(value: str) -> int:
 def _jobs(value: str) -> int:
     number = _whole_number(value)
     if number == 0 or number < -1:
-        raise argparse.ArgumentTypeError(f"must be a positive number or -1 (all cores), got {number}")
+        raise argparse.ArgumentTypeError(
+            f"must be a positive number or -1 (all cores), got {number}")
     return number
 
 

@@ -51,7 +51,8 @@ def summary_lines(assignments: pd.DataFrame, *, model: Any, out: Path,
     empty = int((assignments["status"] == "empty").sum())
     coverage = assigned / n if n else 0.0
     counts = assignments.dropna(subset=["cluster_id"]).groupby(
-        ["cluster_id", "cluster_name"], sort=False).size().sort_values(ascending=False, kind="stable")
+        ["cluster_id", "cluster_name"], sort=False).size().sort_values(
+            ascending=False, kind="stable")
     empty_note = f", {empty} empty" if empty else ""
     used = f"{len(counts)}" if len(counts) == model.n_clusters_ else \
         f"{len(counts)} of the model's {model.n_clusters_}"
@@ -62,7 +63,8 @@ def summary_lines(assignments: pd.DataFrame, *, model: Any, out: Path,
         lines.append(f"  {'#':>3}  {'size':>5}  {'share':>6}  cluster")
         for rank, ((cid, name), size) in enumerate(counts.head(top).items(), start=1):
             mark = "  [new]" if cid in new else ""
-            lines.append(f"  {rank:>3}  {size:>5}  {size / n:>6.1%}  {_clip(name, _NAME_WIDTH)}{mark}")
+            lines.append(f"  {rank:>3}  {size:>5}  {size / n:>6.1%}  "
+                         f"{_clip(name, _NAME_WIDTH)}{mark}")
         if len(counts) > top:
             lines.append(f"  ... and {len(counts) - top} more clusters")
     if new_ids:

@@ -163,17 +163,20 @@ h2 { font-size: 1.2rem; margin: 28px 0 10px; }
 #chart svg { width: 100%; height: auto; max-width: 900px; }
 .html-bars { max-width: 900px; }
 .bar-row { display: flex; align-items: center; gap: 8px; margin: 3px 0; font-size: .85rem; }
-.bar-label { width: 35%; text-align: right; overflow: hidden; white-space: nowrap; text-overflow: ellipsis; }
+.bar-label { width: 35%; text-align: right; overflow: hidden; white-space: nowrap;
+             text-overflow: ellipsis; }
 .bar-track { flex: 1; background: #f0f2f4; height: 14px; border-radius: 3px; }
 .bar { display: block; height: 100%; background: var(--accent); border-radius: 3px; }
 .bar.new { background: var(--new); }
 table { border-collapse: collapse; width: 100%; font-size: .9rem; }
-th, td { border-bottom: 1px solid var(--line); padding: 8px; text-align: left; vertical-align: top; }
+th, td { border-bottom: 1px solid var(--line); padding: 8px; text-align: left;
+         vertical-align: top; }
 th { background: #f6f8fa; position: sticky; top: 0; }
 td.num { text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums; }
 .name { font-weight: 600; }
 .cid { color: var(--muted); font-size: .8rem; }
-.badge { display: inline-block; border-radius: 10px; padding: 0 7px; font-size: .75rem; margin-left: 4px; }
+.badge { display: inline-block; border-radius: 10px; padding: 0 7px; font-size: .75rem;
+         margin-left: 4px; }
 .badge.new { background: var(--new); color: #fff; }
 .badge.tentative { border: 1px solid var(--line); color: var(--muted); }
 .criteria { color: var(--muted); margin-top: 4px; }
@@ -195,7 +198,8 @@ def _cards(s: _Summary) -> str:
     if s.new_clusters:
         cards.insert(2, (str(s.new_clusters), "new clusters in this run"))
     return '<div class="cards">' + "".join(
-        f'<div class="card"><div class="value">{_esc(v)}</div><div class="label">{_esc(k)}</div></div>'
+        f'<div class="card"><div class="value">{_esc(v)}</div>'
+        f'<div class="label">{_esc(k)}</div></div>'
         for v, k in cards) + "</div>"
 
 
@@ -224,16 +228,19 @@ def _table(clusters: Sequence[Cluster], new_ids: Sequence[str]) -> str:
             badges += '<span class="badge tentative">tentative</span>'
         examples = "".join(f"<li>{_esc(_clip(e))}</li>" for e in c.examples)
         criteria = f'<div class="criteria">Criteria: {_esc(c.criteria)}</div>' if c.criteria else ""
+        row_class = "cluster-row new" if c.id in new else "cluster-row"
         rows.append(
-            f'<tr class="cluster-row{" new" if c.id in new else ""}" data-cluster-id="{_esc(c.id)}">'
+            f'<tr class="{row_class}" data-cluster-id="{_esc(c.id)}">'
             f'<td class="num">{rank}</td>'
-            f'<td><div class="name">{_esc(c.name)}{badges}</div><div class="cid">{_esc(c.id)}</div></td>'
+            f'<td><div class="name">{_esc(c.name)}{badges}</div>'
+            f'<div class="cid">{_esc(c.id)}</div></td>'
             f"<td>{_esc(c.summary)}{criteria}</td>"
             f'<td class="num">{c.size}</td>'
             f'<td class="num">{c.size / total:.1%}</td>'
             f'<td><ul class="examples">{examples}</ul></td></tr>')
-    return ('<table id="clusters"><thead><tr><th>#</th><th>Cluster</th><th>Summary and criteria</th>'
-            '<th>Size</th><th>Share</th><th>Examples</th></tr></thead><tbody>'
+    return ('<table id="clusters"><thead><tr><th>#</th><th>Cluster</th>'
+            '<th>Summary and criteria</th><th>Size</th><th>Share</th><th>Examples</th>'
+            '</tr></thead><tbody>'
             + "".join(rows) + "</tbody></table>")
 
 

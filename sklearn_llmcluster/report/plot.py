@@ -30,7 +30,8 @@ def clusters_of(model: Any) -> list[Cluster]:
     else:
         clusters = list(model)
         if not all(isinstance(c, Cluster) for c in clusters):
-            raise TypeError("expected a fitted LLMClusterer, a ClusteringPipeline or a list of Cluster")
+            raise TypeError("expected a fitted LLMClusterer, a ClusteringPipeline or a list "
+                            "of Cluster")
     # sorted() is stable: equal sizes keep the model's (creation) order.
     return sorted(clusters, key=lambda c: -c.size)
 
