@@ -303,17 +303,18 @@ def _unused_character(text: str) -> str:
 
 
 def _csv_records(text: str, delimiter: str, source: str,
-                 first_line: int) -> list[tuple[int, list[str]]]:
+                 first_line: int, strict: bool = False) -> list[tuple[int, list[str]]]:
     """Records of delimited ``text``, each with the line of the file it starts on.
 
     ``first_line`` is the file's line number of the first line of ``text``.
 
     Blank lines are left out. A quote that is never closed would make the
-    rest of the file one field; it is an error instead.
+    rest of the file one field; it is an error instead. ``strict``: a quote
+    that does not enclose a whole field (``"Sber" app fails``) is an error too.
     """
     ending = "" if text.endswith(("\n", "\r")) else "\n"
     stream = io.StringIO(f"{text}{ending}{_END_MARK}\n", newline="")
-    reader = csv.reader(stream, delimiter=delimiter)
+    reader = csv.reader(stream, delimiter=delimiter, strict=strict)
     records: list[tuple[int, list[str]]] = []
     limit = csv.field_size_limit()
     csv.field_size_limit(max(limit, len(text) + 64))  # a long text is a text, not an error
@@ -359,9 +360,17 @@ def _read_delimited(data: bytes, source: str, encoding: str | None,
     header = _first_line(text)
     if delimiter is None and all(_header_width(header, d) == 1 for d in _DELIMITERS):
         sep = _unused_character(text)  # one column: a line is a text, commas included
+        try:
+            records = _csv_records(text, sep, source, skipped + 1, strict=True)
+        except TableReadError:
+            # Quotes that are not CSV quoting ('"Sber" app fails', one never
+            # closed) are part of the texts: every line is a text, as it is.
+            records = [(skipped + number, [line])
+                       for number, line in enumerate(text.splitlines(), start=1)
+                       if line.strip()]
     else:
         sep = delimiter or sniff_delimiter(text)
-    records = _csv_records(text, sep, source, skipped + 1)
+        records = _csv_records(text, sep, source, skipped + 1)
     if not records:
         raise TableReadError(f"{source} is empty")
     header_line, names = records[0]

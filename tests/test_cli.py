@@ -317,7 +317,7 @@ INPUT_ERRORS = {
     "header only": (b"request_id,text\n", [], "{input} has a header but no data rows"),
     "undecodable bytes": (_bytes("text\nкарта\n", "cp1251"), ["--encoding", "utf-8"],
                           "{input} is not valid utf-8: byte 0xea at offset 5"),
-    "malformed csv": (b'text\n"unclosed\n', [], "{input} is not well-formed delimited text"),
+    "malformed csv": (b'id,text\n1,"unclosed\n', [], "{input} is not well-formed delimited text"),
     "wrong delimiter": (b"request_id;text\n1;a\n", ["--delimiter", ","],
                         "column 'text' not found in {input}; its columns are: 'request_id;text' "
                         "(the header looks delimited by ';'"),

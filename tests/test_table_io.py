@@ -510,3 +510,10 @@ def test_reading_arbitrary_bytes_returns_a_table_or_a_clear_error(tmp_path_facto
         assert "\n" not in str(exc)
     else:
         assert len(frame) >= 1
+
+
+def test_quotes_in_a_one_column_file_that_are_not_csv_quoting_stay_in_the_texts(tmp_path):
+    plain = write(tmp_path / "a.csv", 'text\n"Sber" app fails\n"карта, помогите\nok\n'.encode())
+    assert read_table(plain)["text"].tolist() == ['"Sber" app fails', '"карта, помогите', "ok"]
+    quoted = write(tmp_path / "b.csv", 'text\n"card, blocked"\n"two\nlines"\n'.encode())
+    assert read_table(quoted)["text"].tolist() == ["card, blocked", "two\nlines"]
