@@ -11,7 +11,6 @@ import copy
 import dataclasses
 import hashlib
 import os
-import re
 import sys
 import threading
 import warnings
@@ -26,7 +25,7 @@ from .exceptions import LLMClusterWarning
 from .input_validation import split_stream, validate_texts
 from .llm_client import LLMClient
 from .prompts import PromptBuilder
-from .providers import is_remote_provider, resolve_provider
+from .providers import is_remote_provider, mask_spec, resolve_provider
 from .records import Cluster, LLMUsage
 from .registry import ClusterRegistry, load_registry, save_clusters
 from .text_normalization import dedup_key, is_blank
@@ -81,17 +80,6 @@ def _fingerprint(value: Any) -> Any:
     if value is None or isinstance(value, (int, float, bool)):
         return (type(value).__name__, value)
     return ("object", id(value))
-
-
-_URL_START = re.compile(r"(?i)[a-z][a-z0-9+.\-]*://")
-
-
-def _mask_spec(spec: str) -> str:
-    """``spec`` with the credentials of its URL masked (``vendor:model@URL`` or a URL)."""
-    from .providers._urls import redact_url
-
-    found = _URL_START.search(spec)
-    return spec if found is None else spec[:found.start()] + redact_url(spec[found.start():])
 
 
 #: Serialises rebuilding a fitted model's components (see _refresh_components).
@@ -284,7 +272,7 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         # read from the environment again): a spec's URL keeps its host and
         # path, and loses its credentials.
         if isinstance(state.get("provider"), str):
-            state["provider"] = _mask_spec(state["provider"])
+            state["provider"] = mask_spec(state["provider"])
         return state
 
     def __sklearn_tags__(self):

@@ -356,3 +356,13 @@ def test_a_provider_spec_with_url_credentials_stays_out_of_the_estimators_repr_a
         assert "ter2" not in text and "CRET" not in text
     assert "127.0.0.1:9/v1" in pickle.loads(pickle.dumps(model)).provider
     assert model.provider == spec
+
+
+def test_an_unknown_vendor_error_masks_a_password_with_quotes_and_parentheses():
+    from sklearn_llmcluster.exceptions import ConfigurationError
+    from sklearn_llmcluster.providers.resolve import parse_provider_spec
+
+    with pytest.raises(ConfigurationError) as info:
+        parse_provider_spec("nosuchvendor:m@http://bob:Pa'ss(9)@127.0.0.1:9/v1?key=S(EC)RET")
+    assert "ss(9)" not in str(info.value) and "EC)" not in str(info.value)
+    assert "127.0.0.1:9/v1" in str(info.value)

@@ -14,7 +14,8 @@ from .llamacpp import LlamaCppProvider
 from .ollama import OllamaProvider
 from .openai import OpenAICompatibleProvider, OpenAIProvider
 from .openrouter import OpenRouterProvider
-from .resolve import VENDORS, parse_provider_spec, provider_from_spec, resolve_provider
+from .resolve import (VENDORS, mask_spec, parse_provider_spec, provider_from_spec,
+                      resolve_provider)
 from .triton import TritonProvider
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "is_remote_provider",
     "resolve_provider",
     "parse_provider_spec",
+    "mask_spec",
     "provider_from_spec",
     "VENDORS",
     "OllamaProvider",

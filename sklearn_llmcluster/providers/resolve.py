@@ -31,7 +31,7 @@ import requests
 
 from ..config import Settings, load_settings
 from ..exceptions import ConfigurationError
-from ._urls import join_url, redact_url, redact_urls_in_text
+from ._urls import join_url, redact_url
 from .base import CallableProvider
 
 __all__ = ["resolve_provider", "parse_provider_spec", "provider_from_spec", "VENDORS"]
@@ -48,6 +48,25 @@ _ALIASES = {
     "none": "offline",
 }
 _URL_RE = re.compile(r"@(https?://\S+)$", re.IGNORECASE)
+
+
+_SCHEME_RE = re.compile(r"(?i)[a-z][a-z0-9+.\-]*://")
+
+
+def mask_spec(spec: str) -> str:
+    """``spec`` with the user info and secret query values of its URL masked.
+
+    Works on any string, valid spec or not: everything from the first
+    ``scheme://`` on is read as a URL (so quotes and parentheses in a
+    password are masked too).
+
+    Examples
+    --------
+    >>> mask_spec("openai-compatible:m@http://user:pw@10.0.0.2/v1?api_key=k")
+    'openai-compatible:m@http://***@10.0.0.2/v1?api_key=***'
+    """
+    found = _SCHEME_RE.search(spec)
+    return spec if found is None else spec[:found.start()] + redact_url(spec[found.start():])
 
 
 def parse_provider_spec(spec: str) -> tuple[str, str | None, str | None]:
@@ -88,7 +107,7 @@ def parse_provider_spec(spec: str) -> tuple[str, str | None, str | None]:
     if vendor not in VENDORS:
         # The spec may hold a URL with credentials: shown masked.
         raise ConfigurationError(
-            f"unknown provider {redact_urls_in_text(spec)!r}: a spec looks like "
+            f"unknown provider {mask_spec(spec)!r}: a spec looks like "
             f"'vendor:model[@url]' with vendor one of {', '.join(VENDORS)}"
         )
     url = None
