@@ -24,7 +24,7 @@ from joblib import Parallel, delayed
 from sklearn.utils import check_random_state
 
 from .exceptions import BudgetExceededError, ProviderUnavailableError
-from .llm_client import collect_usage, is_fatal
+from .llm_client import ThreadShared, collect_usage, is_fatal
 from .records import Cluster, LLMUsage, Proposal
 from .registry import ClusterRegistry
 from .text_normalization import MAX_NAME_CHARS, clean_for_prompt
@@ -48,7 +48,7 @@ class EngineSettings:
     max_consecutive_failures: int = 8
 
 
-class _CircuitBreaker:
+class _CircuitBreaker(ThreadShared):
     """Stops a run whose every call fails (server down) instead of labelling all -1."""
 
     def __init__(self, threshold: int) -> None:
@@ -105,15 +105,6 @@ class _CircuitBreaker:
             self.success()
         elif copy.last_error is not None:
             self.failure(copy.last_error)
-
-    def __getstate__(self) -> dict:
-        state = self.__dict__.copy()
-        del state["_lock"]
-        return state
-
-    def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state)
-        self._lock = threading.Lock()
 
 
 def _guarded_call(breaker: _CircuitBreaker, func: Callable, *args):

@@ -71,7 +71,24 @@ def estimate_tokens(text: str) -> int:
     return max(1, len(text) // 4) if text else 0
 
 
-class _Budget:
+class ThreadShared:
+    """Base of small objects shared by threads through ``self._lock``.
+
+    Locks do not pickle: a copy for another process (Dask, loky) leaves the
+    lock out and makes a new one when loaded.
+    """
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
+
+class _Budget(ThreadShared):
     """Call and token caps shared by every thread of one run."""
 
     def __init__(self, max_calls: int | None, max_tokens: int | None) -> None:
@@ -106,15 +123,6 @@ class _Budget:
         if self.max_calls is None:
             return None
         return max(self.max_calls - self.calls, 0)
-
-    def __getstate__(self) -> dict:
-        state = self.__dict__.copy()
-        del state["_lock"]
-        return state
-
-    def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state)
-        self._lock = threading.Lock()
 
 
 class LLMClient:
