@@ -112,7 +112,7 @@ def novelty(data_dir: Path, thresholds: list[float], random_state: int, n_jobs: 
     whole test split (old and 17 new intents). A new-intent text should start
     or join a new cluster, an old-intent text should go to an old cluster.
     """
-    from sklearn_llmcluster.offline import OfflineEngine
+    from sklearn_llmcluster.representation.offline import OfflineEngine
 
     data = pd.read_csv(data_dir / "banking77.csv")
     intents = sorted(data["label"].unique())

@@ -18,7 +18,7 @@ import json
 import time
 from pathlib import Path
 
-from sklearn_llmcluster.redaction import (
+from sklearn_llmcluster.privacy.redaction import (
     PII_TYPES,
     Match,
     PIIRedactor,

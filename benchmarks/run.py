@@ -154,7 +154,7 @@ class CountingOracle:
 @contextmanager
 def judge_passes():
     """Record the number of texts of every judge pass (ClusteringEngine.assign)."""
-    from sklearn_llmcluster.engine import ClusteringEngine
+    from sklearn_llmcluster.discovery.engine import ClusteringEngine
 
     passes: list[int] = []
     original = ClusteringEngine.assign

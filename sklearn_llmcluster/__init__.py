@@ -5,13 +5,13 @@ from .compat import ClusteringPipeline, ClusteringResult, PartialResult
 from .estimator import LLMClusterer
 from .exceptions import *  # noqa: F401,F403
 from .exceptions import __all__ as _exception_names
-from .judge import LLMJudge
-from .llm_client import LLMClient
-from .prompts import PromptBuilder
-from .proposer import LLMProposer
+from .discovery.judge import LLMJudge
+from .llm.client import LLMClient
+from .discovery.prompts import PromptBuilder
+from .discovery.proposer import LLMProposer
 from .protocols import Judge, LLMProvider, Proposer
 from .records import Cluster, LLMUsage, Proposal
-from .registry import ClusterRegistry, load_clusters, save_clusters
+from .taxonomy.registry import ClusterRegistry, load_clusters, save_clusters
 from .report import plot_clusters
 
 __all__ = [

@@ -22,11 +22,11 @@ from typing import Any, Iterator, Mapping
 import numpy as np
 import pandas as pd
 
-from .assignments import assignments_frame, generated_ids, new_batch_id
+from .io.assignments import assignments_frame, generated_ids, new_batch_id
 from .estimator import LLMClusterer
 from .records import Cluster, LLMUsage
-from .registry import load_clusters
-from .table_io import column_as_ids, column_as_texts, require_column
+from .taxonomy.registry import load_clusters
+from .io.tables import column_as_ids, column_as_texts, require_column
 
 __all__ = ["ClusteringPipeline", "ClusteringResult", "PartialResult"]
 

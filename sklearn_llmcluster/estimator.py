@@ -20,18 +20,18 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.utils.validation import check_is_fitted
 
-from .engine import ClusteringEngine, EngineSettings, logger
+from .discovery.engine import ClusteringEngine, EngineSettings, logger
 from .exceptions import LLMClusterWarning
-from .input_validation import split_stream, validate_texts
-from .llm_client import LLMClient
-from .prompts import PromptBuilder
-from .providers import is_remote_provider, mask_spec, resolve_provider
+from .io.validation import split_stream, validate_texts
+from .llm.client import LLMClient
+from .discovery.prompts import PromptBuilder
+from .llm.providers import is_remote_provider, mask_spec, resolve_provider
 from .records import Cluster, LLMUsage
-from .registry import ClusterRegistry, load_registry, save_clusters
-from .text_normalization import dedup_key, is_blank
+from .taxonomy.registry import ClusterRegistry, load_registry, save_clusters
+from .representation.normalization import dedup_key, is_blank
 
 if TYPE_CHECKING:
-    from .budget import CostEstimate
+    from .llm.budget import CostEstimate
 
 __all__ = ["LLMClusterer"]
 
@@ -138,7 +138,7 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
     temperature : float, default=0.0
         Sampling temperature of every LLM call.
     prompts : PromptBuilder, optional
-        Renders every prompt; subclass :class:`~sklearn_llmcluster.prompts.PromptBuilder`
+        Renders every prompt; subclass :class:`~sklearn_llmcluster.discovery.prompts.PromptBuilder`
         to change one.
     cache : str, path-like or object, optional
         Response cache: a SQLite file path, or an object with ``get``/``set``.
@@ -164,7 +164,7 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         ``partial_fit`` calls (chunks 2, 3 ... of a stream) and by
         ``predict``. ``True``/``"tfidf"`` uses TF-IDF features (no network);
         ``"embeddings"`` the provider's ``embed`` method. See
-        :class:`~sklearn_llmcluster.fast_path.FastPathClassifier`.
+        :class:`~sklearn_llmcluster.discovery.fast_path.FastPathClassifier`.
     fast_path_threshold : float, default=0.98
         Agreement with the LLM's labels (measured on held-out LLM-labelled
         texts) that the texts the fast path takes must reach; higher sends
@@ -342,12 +342,12 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
     def _build_client(self, provider: Any) -> LLMClient:
         redact = None
         if self.redact_pii is True or (self.redact_pii == "auto" and is_remote_provider(provider)):
-            from .redaction import redact_pii
+            from .privacy.redaction import redact_pii
 
             redact = redact_pii
         cache = self.cache
         if isinstance(cache, (str, os.PathLike)):
-            from .cache import ResponseCache
+            from .llm.cache import ResponseCache
 
             cache = ResponseCache(cache)
         if cache is not None and self.random_state is None:
@@ -357,7 +357,7 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
                 "reruns and resumed runs replay every answer.", LLMClusterWarning, stacklevel=4)
         log = self.llm_log
         if isinstance(log, (str, os.PathLike)):
-            from .llm_log import JsonlCallLog
+            from .llm.log import JsonlCallLog
 
             log = JsonlCallLog(log)
         return LLMClient(provider, temperature=self.temperature, max_retries=self.max_retries,
@@ -388,7 +388,7 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         if provider is None:
             provider = resolve_provider(self.provider)
         if provider is None:
-            from .offline import OfflineEngine
+            from .representation.offline import OfflineEngine
 
             if self.provider is None:
                 warnings.warn(OFFLINE_WARNING, LLMClusterWarning, stacklevel=4)
@@ -397,8 +397,8 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
                                    max_new_clusters=self.max_new_clusters)
             return ("offline", None, proposer if proposer is not None else engine.proposer,
                     judge if judge is not None else engine.judge)
-        from .judge import LLMJudge
-        from .proposer import LLMProposer
+        from .discovery.judge import LLMJudge
+        from .discovery.proposer import LLMProposer
 
         client = self._build_client(provider)
         if proposer is None:
@@ -451,7 +451,7 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
     def _new_fast_path(self, provider: Any):
         if self.fast_path is False:
             return None
-        from .fast_path import FastPathClassifier
+        from .discovery.fast_path import FastPathClassifier
 
         embed = None
         if self.fast_path == "embeddings":
@@ -471,7 +471,7 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         so that they are not used to train it.
         """
         proposal_size = self.proposal_size
-        from .offline import OfflineProposer
+        from .representation.offline import OfflineProposer
 
         if self.provider_ == "offline" or isinstance(self.proposer_, OfflineProposer):
             # The offline proposer is local and fast, and finds far better
@@ -705,7 +705,7 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
 
         Makes no LLM call and changes nothing. The schedule, prompts and
         token counting are the library's own; see
-        :func:`~sklearn_llmcluster.budget.estimate_cost` for the assumptions.
+        :func:`~sklearn_llmcluster.llm.budget.estimate_cost` for the assumptions.
 
         Parameters
         ----------
@@ -735,7 +735,7 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         >>> estimate.n_unique, estimate.judge_calls >= 1
         (2, True)
         """
-        from .budget import estimate_cost
+        from .llm.budget import estimate_cost
 
         X, is_stream = split_stream(X)
         if is_stream:

@@ -36,7 +36,7 @@ class LLMClusterWarning(UserWarning):
 def _redact(text, *, url: bool = False):
     """``text`` (a message, or with ``url=True`` one URL) with URL credentials masked."""
     # Imported here: the providers package imports this module.
-    from .providers._urls import redact_url, redact_urls_in_text
+    from .llm.providers._urls import redact_url, redact_urls_in_text
 
     return redact_url(text) if url else redact_urls_in_text(text)
 
@@ -167,7 +167,7 @@ class ProviderResponseError(ProviderError):
 class ResponseParseError(LLMClusterError, ValueError):
     """An LLM answer could not be parsed or does not match the expected schema.
 
-    This is the only exception :func:`sklearn_llmcluster.response_parsing.parse_json_response`
+    This is the only exception :func:`sklearn_llmcluster.llm.parsing.parse_json_response`
     raises.
     """
 

@@ -58,7 +58,7 @@ class Judge(Protocol):
 class LLMProvider(Protocol):
     """Anything that completes a chat.
 
-    Providers may return a :class:`~sklearn_llmcluster.providers.base.LLMResponse`
+    Providers may return a :class:`~sklearn_llmcluster.llm.providers.base.LLMResponse`
     (a ``str`` subclass carrying token usage); a plain ``str`` is fine too.
     """
 

@@ -14,7 +14,6 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from .text_normalization import truncate
 
 __all__ = ["Cluster", "Proposal", "LLMUsage", "utc_now"]
 
@@ -213,7 +212,8 @@ def _shown(value: Any) -> str:
         text = json.dumps(value, ensure_ascii=False)
     except (TypeError, ValueError):
         text = repr(value)
-    text = truncate(text, 60)
+    if len(text) > 60:
+        text = text[:59] + "…"
     if value is None or isinstance(value, bool):
         return text
     if isinstance(value, str):

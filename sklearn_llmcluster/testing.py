@@ -22,9 +22,9 @@ from collections import defaultdict
 from typing import Callable, Mapping, Union
 
 from .exceptions import ProviderUnavailableError
-from .prompts import NONE_ID
+from .discovery.prompts import NONE_ID
 from .records import Cluster, Proposal
-from .text_normalization import clean_for_prompt, dedup_key, name_key
+from .representation.normalization import clean_for_prompt, dedup_key, name_key
 
 __all__ = ["ScriptedProvider", "OracleProposer", "OracleJudge", "OracleProvider",
            "first_keyword"]
@@ -322,7 +322,7 @@ class OracleProvider(_CallCounter):
     it is shown, named after the label (at most the number the prompt asks
     for, largest first); as judge it picks the cluster named after each
     request's gold label, else ``"none"``. Every call goes through
-    :class:`~sklearn_llmcluster.llm_client.LLMClient`, so prompts, answer
+    :class:`~sklearn_llmcluster.llm.client.LLMClient`, so prompts, answer
     parsing, the cache, budgets and token counts are all exercised.
 
     Safe to call from many threads; picklable (for process-based joblib

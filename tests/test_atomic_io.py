@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from sklearn_llmcluster import LLMClusterer
-from sklearn_llmcluster.atomic_io import atomic_open, atomic_write_bytes, atomic_write_text
+from sklearn_llmcluster.io.atomic import atomic_open, atomic_write_bytes, atomic_write_text
 from sklearn_llmcluster.testing import ScriptedProvider
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -111,7 +111,7 @@ def test_a_writer_killed_mid_write_leaves_the_old_file_or_none(tmp_path, had_old
     target = tmp_path / "labels.csv"
     if had_old_file:
         target.write_text("old complete file\n", encoding="utf-8")
-    module = ROOT / "sklearn_llmcluster" / "atomic_io.py"
+    module = ROOT / "sklearn_llmcluster" / "io" / "atomic.py"
     proc = subprocess.Popen([sys.executable, "-c", _WRITER, str(target), str(module)])
     try:
         deadline = time.monotonic() + 20

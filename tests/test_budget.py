@@ -10,7 +10,7 @@ import pytest
 from synthetic_requests import intent_requests
 
 from sklearn_llmcluster import LLMClusterer, LLMClusterWarning
-from sklearn_llmcluster.budget import CostEstimate, estimate_cost, resolve_prices
+from sklearn_llmcluster.llm.budget import CostEstimate, estimate_cost, resolve_prices
 from sklearn_llmcluster.testing import ScriptedProvider
 
 

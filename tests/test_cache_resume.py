@@ -22,8 +22,8 @@ import pytest
 from synthetic_requests import intent_requests
 
 from sklearn_llmcluster import LLMClusterer, QuotaExceededError
-from sklearn_llmcluster import cache as cache_module
-from sklearn_llmcluster.cache import ResponseCache
+from sklearn_llmcluster.llm import cache as cache_module
+from sklearn_llmcluster.llm.cache import ResponseCache
 from sklearn_llmcluster.testing import ScriptedProvider
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -185,7 +185,7 @@ def test_two_processes_can_share_one_cache_file(tmp_path, clean_run):
 def test_cache_survives_concurrent_writers_in_two_processes(tmp_path):
     cache = tmp_path / "cache.sqlite"
     body = """
-        from sklearn_llmcluster.cache import ResponseCache
+        from sklearn_llmcluster.llm.cache import ResponseCache
         cache = ResponseCache(sys.argv[1])
         for i in range(300):
             cache.set(f"key-{i}", f"answer-{i}")

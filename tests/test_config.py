@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-import sklearn_llmcluster.config as config
-from sklearn_llmcluster.config import Settings, get_env_value, load_settings, read_dotenv
+import sklearn_llmcluster.llm.config as config
+from sklearn_llmcluster.llm.config import Settings, get_env_value, load_settings, read_dotenv
 from sklearn_llmcluster.exceptions import ConfigurationError
 
 

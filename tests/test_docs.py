@@ -98,10 +98,11 @@ def _documented_names() -> set[str]:
 
 
 @pytest.mark.parametrize("module_name", [
-    "sklearn_llmcluster", "sklearn_llmcluster.providers", "sklearn_llmcluster.datasets",
+    "sklearn_llmcluster", "sklearn_llmcluster.llm.providers", "sklearn_llmcluster.datasets",
     "sklearn_llmcluster.report", "sklearn_llmcluster.compat", "sklearn_llmcluster.testing",
-    "sklearn_llmcluster.redaction", "sklearn_llmcluster.config", "sklearn_llmcluster.offline",
-    "sklearn_llmcluster.budget", "sklearn_llmcluster.fast_path", "sklearn_llmcluster.cli",
+    "sklearn_llmcluster.privacy.redaction", "sklearn_llmcluster.llm.config",
+    "sklearn_llmcluster.representation.offline", "sklearn_llmcluster.llm.budget",
+    "sklearn_llmcluster.discovery.fast_path", "sklearn_llmcluster.cli",
     "sklearn_llmcluster.metrics",
 ])
 def test_every_public_name_is_in_the_api_reference(module_name):

@@ -9,7 +9,7 @@ import pytest
 from synthetic_requests import intent_requests
 
 from sklearn_llmcluster import Cluster, LLMClusterer
-from sklearn_llmcluster.fast_path import FastPathClassifier
+from sklearn_llmcluster.discovery.fast_path import FastPathClassifier
 from sklearn_llmcluster.testing import ScriptedProvider
 
 

@@ -36,7 +36,7 @@ from sklearn_llmcluster.exceptions import (
     ModelNotFoundError,
     ProviderUnavailableError,
 )
-from sklearn_llmcluster.providers import AnthropicProvider, OpenAIProvider
+from sklearn_llmcluster.llm.providers import AnthropicProvider, OpenAIProvider
 from sklearn_llmcluster.testing import ScriptedProvider
 
 TEXTS = [t for items in INTENTS.values() for t in items]
@@ -425,9 +425,9 @@ _answers = st.one_of(
 @given(_answers, st.sampled_from(["", "```json\n", "<think>{}</think>", "Sure: "]))
 def test_any_schema_shaped_nonsense_gives_valid_labels_or_the_documented_error(answer, prefix):
     from sklearn_llmcluster.exceptions import ResponseParseError
-    from sklearn_llmcluster.judge import LLMJudge
-    from sklearn_llmcluster.llm_client import LLMClient, collect_usage
-    from sklearn_llmcluster.proposer import LLMProposer
+    from sklearn_llmcluster.discovery.judge import LLMJudge
+    from sklearn_llmcluster.llm.client import LLMClient, collect_usage
+    from sklearn_llmcluster.discovery.proposer import LLMProposer
     from sklearn_llmcluster.records import Cluster
 
     client = LLMClient(Fixed(prefix + json.dumps(answer)), max_retries=1)

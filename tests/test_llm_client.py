@@ -8,10 +8,10 @@ import threading
 import pytest
 
 from sklearn_llmcluster import LLMClusterer
-from sklearn_llmcluster.cache import ResponseCache
+from sklearn_llmcluster.llm.cache import ResponseCache
 from sklearn_llmcluster.exceptions import BudgetExceededError, ResponseParseError
-from sklearn_llmcluster.llm_client import LLMClient, collect_usage
-from sklearn_llmcluster.providers.base import LLMResponse
+from sklearn_llmcluster.llm.client import LLMClient, collect_usage
+from sklearn_llmcluster.llm.providers.base import LLMResponse
 from sklearn_llmcluster.testing import ScriptedProvider
 
 

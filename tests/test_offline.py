@@ -11,7 +11,7 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from sklearn_llmcluster import Cluster, Judge, LLMClusterer, LLMClusterWarning, Proposer
-from sklearn_llmcluster.offline import OfflineEngine, OfflineJudge, OfflineProposer
+from sklearn_llmcluster.representation.offline import OfflineEngine, OfflineJudge, OfflineProposer
 
 # Four intents, ten wordings each: two in English, two in Russian.
 INTENTS = {
@@ -287,7 +287,7 @@ def test_greetings_and_personal_data_do_not_make_texts_alike():
 
 
 def test_features_leave_out_numbers_placeholders_and_function_words():
-    from sklearn_llmcluster.offline import _preprocess, _preprocess_words
+    from sklearn_llmcluster.representation.tfidf import _preprocess, _preprocess_words
 
     chars = _preprocess("Карта 4111 1111 1111 1111 заблокирована, звоните <PHONE>, Ёлка")
     assert not any(ch.isdigit() for ch in chars)

@@ -18,7 +18,7 @@ from fake_llm_servers import FakeOpenAI, scripted_responder
 from faulty_providers import RecordingProvider
 
 from sklearn_llmcluster import LLMClusterer
-from sklearn_llmcluster.providers import (
+from sklearn_llmcluster.llm.providers import (
     AnthropicProvider,
     OllamaProvider,
     OpenAICompatibleProvider,

@@ -6,7 +6,7 @@ import json
 import re
 
 from sklearn_llmcluster import Cluster, PromptBuilder
-from sklearn_llmcluster.prompts import NONE_ID
+from sklearn_llmcluster.discovery.prompts import NONE_ID
 
 CLUSTERS = [Cluster(id="c1", name="Card blocked", criteria="card is blocked", examples=["x"]),
             Cluster(id="c2", name="Login", criteria="cannot log in")]

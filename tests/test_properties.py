@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from sklearn_llmcluster import LLMClusterer
 from sklearn_llmcluster.testing import ScriptedProvider
-from sklearn_llmcluster.text_normalization import dedup_key
+from sklearn_llmcluster.representation.normalization import dedup_key
 
 WORDS = ["card", "login", "refund", "доставка", "тариф", "hello", "x", "", "  "]
 texts_strategy = st.lists(

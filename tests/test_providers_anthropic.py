@@ -19,8 +19,8 @@ from sklearn_llmcluster.exceptions import (
     QuotaExceededError,
     RateLimitError,
 )
-from sklearn_llmcluster.providers import AnthropicProvider
-from sklearn_llmcluster.providers.anthropic import supports_output_format
+from sklearn_llmcluster.llm.providers import AnthropicProvider
+from sklearn_llmcluster.llm.providers.anthropic import supports_output_format
 
 KEY = "sk-ant-test-key"
 CHAT = [{"role": "system", "content": "Classify."}, {"role": "user", "content": "my card"}]

@@ -22,7 +22,7 @@ from sklearn_llmcluster.exceptions import (
     ProviderUnavailableError,
     RateLimitError,
 )
-from sklearn_llmcluster.providers import (
+from sklearn_llmcluster.llm.providers import (
     AnthropicProvider,
     OllamaProvider,
     OpenAICompatibleProvider,
@@ -30,7 +30,7 @@ from sklearn_llmcluster.providers import (
     OpenRouterProvider,
     TritonProvider,
 )
-from sklearn_llmcluster.providers._http import host_is_remote, parse_retry_after
+from sklearn_llmcluster.llm.providers._http import host_is_remote, parse_retry_after
 
 KEY = "sk-test-key"
 SECRET = "sk-proj-SECRET-4f9a8b7c6d5e"
@@ -322,7 +322,7 @@ def query_server():
 
 
 def test_redact_url_masks_userinfo_and_secret_parameters_only():
-    from sklearn_llmcluster.providers._urls import redact_url
+    from sklearn_llmcluster.llm.providers._urls import redact_url
 
     url = (f"http://bob:{URL_PASSWORD}@10.0.0.2:8000/v1?api-version=2024&api_key={URL_SECRET}"
            f"&X-Api-Key={URL_SECRET}&token={URL_SECRET}&sig={URL_SECRET}")
@@ -353,7 +353,7 @@ def test_query_string_of_the_base_url_goes_after_the_request_path(query_server):
 def test_requests_own_exception_messages_are_masked_when_wrapped():
     import requests
 
-    from sklearn_llmcluster.providers._urls import redact_urls_in_text
+    from sklearn_llmcluster.llm.providers._urls import redact_urls_in_text
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -26,7 +26,7 @@ import requests
 
 from sklearn_llmcluster.estimator import LLMClusterer
 from sklearn_llmcluster.exceptions import ContextLengthError, ModelNotFoundError
-from sklearn_llmcluster.providers import (
+from sklearn_llmcluster.llm.providers import (
     LlamaCppProvider,
     OpenAICompatibleProvider,
     resolve_provider,
@@ -130,7 +130,7 @@ class _FakeLlama:
 
 @pytest.fixture
 def fake_llama(tmp_path, monkeypatch):
-    import sklearn_llmcluster.providers.llamacpp as module
+    import sklearn_llmcluster.llm.providers.llamacpp as module
 
     _FakeLlama.instances = []
     monkeypatch.setattr(module, "_import_llama", lambda: _FakeLlama)

@@ -16,7 +16,7 @@ from sklearn_llmcluster.exceptions import (
     ProviderUnavailableError,
     RateLimitError,
 )
-from sklearn_llmcluster.providers import OllamaProvider
+from sklearn_llmcluster.llm.providers import OllamaProvider
 
 SCHEMA = {"type": "object", "properties": {"label": {"type": "string"}}, "required": ["label"]}
 CHAT = [{"role": "system", "content": "Classify."}, {"role": "user", "content": "my card"}]

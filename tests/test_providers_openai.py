@@ -17,8 +17,8 @@ from sklearn_llmcluster.exceptions import (
     QuotaExceededError,
     RateLimitError,
 )
-from sklearn_llmcluster.providers import OpenAICompatibleProvider, OpenAIProvider
-from sklearn_llmcluster.providers.openai import schema_is_strict
+from sklearn_llmcluster.llm.providers import OpenAICompatibleProvider, OpenAIProvider
+from sklearn_llmcluster.llm.providers.openai import schema_is_strict
 
 KEY = "sk-test-key"
 CHAT = [{"role": "system", "content": "Classify."}, {"role": "user", "content": "my card"}]

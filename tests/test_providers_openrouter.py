@@ -15,7 +15,7 @@ from sklearn_llmcluster.exceptions import (
     QuotaExceededError,
     RateLimitError,
 )
-from sklearn_llmcluster.providers import OpenRouterProvider
+from sklearn_llmcluster.llm.providers import OpenRouterProvider
 
 KEY = "sk-or-test-key"
 MODEL = "anthropic/claude-3.5-haiku"

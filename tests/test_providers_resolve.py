@@ -9,7 +9,7 @@ import pytest
 from fake_llm_servers import FakeOllama
 
 from sklearn_llmcluster.exceptions import ConfigurationError
-from sklearn_llmcluster.providers import (
+from sklearn_llmcluster.llm.providers import (
     AnthropicProvider,
     CallableProvider,
     LlamaCppProvider,

@@ -16,8 +16,8 @@ from sklearn_llmcluster.exceptions import (
     ProviderTimeoutError,
     ProviderUnavailableError,
 )
-from sklearn_llmcluster.providers import TritonProvider
-from sklearn_llmcluster.providers.triton import render_prompt
+from sklearn_llmcluster.llm.providers import TritonProvider
+from sklearn_llmcluster.llm.providers.triton import render_prompt
 
 CHAT = [{"role": "system", "content": "Classify."}, {"role": "user", "content": "my card"}]
 SCHEMA = {"type": "object", "properties": {"label": {"type": "string"}}, "required": ["label"]}

@@ -1,4 +1,4 @@
-"""Tests of sklearn_llmcluster.redaction: accuracy on the labelled corpus, hand-written
+"""Tests of sklearn_llmcluster.privacy.redaction: accuracy on the labelled corpus, hand-written
 hard cases, properties (hypothesis), API behaviour and speed."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sklearn_llmcluster.exceptions import ConfigurationError
-from sklearn_llmcluster.redaction import (
+from sklearn_llmcluster.privacy.redaction import (
     PII_TYPES,
     Match,
     PIIRedactor,

@@ -9,7 +9,7 @@ import re
 import pytest
 
 from sklearn_llmcluster import Cluster, LLMClusterer, Proposal, load_clusters, save_clusters
-from sklearn_llmcluster.registry import FORMAT_VERSION, ClusterRegistry, load_registry
+from sklearn_llmcluster.taxonomy.registry import FORMAT_VERSION, ClusterRegistry, load_registry
 from sklearn_llmcluster.testing import ScriptedProvider
 
 

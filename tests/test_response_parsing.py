@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sklearn_llmcluster.exceptions import ResponseParseError
-from sklearn_llmcluster.response_parsing import _strip_reasoning, parse_json_response
+from sklearn_llmcluster.llm.parsing import _strip_reasoning, parse_json_response
 
 
 @pytest.mark.parametrize("raw", [

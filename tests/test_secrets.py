@@ -35,7 +35,7 @@ from sklearn_llmcluster.exceptions import (
     ProviderError,
     ProviderUnavailableError,
 )
-from sklearn_llmcluster.providers import (
+from sklearn_llmcluster.llm.providers import (
     AnthropicProvider,
     OllamaProvider,
     OpenAICompatibleProvider,
@@ -360,7 +360,7 @@ def test_a_provider_spec_with_url_credentials_stays_out_of_the_estimators_repr_a
 
 def test_an_unknown_vendor_error_masks_a_password_with_quotes_and_parentheses():
     from sklearn_llmcluster.exceptions import ConfigurationError
-    from sklearn_llmcluster.providers.resolve import parse_provider_spec
+    from sklearn_llmcluster.llm.providers.resolve import parse_provider_spec
 
     with pytest.raises(ConfigurationError) as info:
         parse_provider_spec("nosuchvendor:m@http://bob:Pa'ss(9)@127.0.0.1:9/v1?key=S(EC)RET")

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sklearn_llmcluster.table_io import (
+from sklearn_llmcluster.io.tables import (
     TableReadError,
     column_as_ids,
     column_as_texts,

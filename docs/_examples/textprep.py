@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from sklearn_llmcluster.redaction import redact_pii
+from sklearn_llmcluster.privacy.redaction import redact_pii
 
 
 def normalise(texts):

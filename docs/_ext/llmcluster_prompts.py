@@ -86,11 +86,11 @@ class PromptExample(SphinxDirective):
 
     def run(self) -> list[nodes.Node]:
         from sklearn_llmcluster import LLMClient, LLMJudge, LLMProposer, PromptBuilder
-        from sklearn_llmcluster import llm_client as client_module
-        from sklearn_llmcluster import judge as judge_module
-        from sklearn_llmcluster import prompts as prompts_module
-        from sklearn_llmcluster import proposer as proposer_module
-        from sklearn_llmcluster.redaction import redact_pii
+        from sklearn_llmcluster.llm import client as client_module
+        from sklearn_llmcluster.discovery import judge as judge_module
+        from sklearn_llmcluster.discovery import prompts as prompts_module
+        from sklearn_llmcluster.discovery import proposer as proposer_module
+        from sklearn_llmcluster.privacy.redaction import redact_pii
 
         # Rebuild the page whenever the code that writes the prompts changes.
         for module in (prompts_module, client_module, judge_module, proposer_module):

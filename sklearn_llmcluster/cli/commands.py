@@ -14,13 +14,13 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from ..assignments import assignments_frame, generated_ids, new_batch_id
+from ..io.assignments import assignments_frame, generated_ids, new_batch_id
 from ..estimator import OFFLINE_WARNING, LLMClusterer
 from ..exceptions import LLMClusterWarning
+from ..io.tables import (column_as_ids, column_as_texts, decode_bytes, read_table,
+                         require_column)
 from ..report import write_report
 from ..report.html import _describe_provider
-from ..table_io import (column_as_ids, column_as_texts, decode_bytes, read_table,
-                        require_column)
 from .errors import EXIT_OK, CLIError
 from .output import OutputFolder, attach_run_resources
 from .progress import CallLog, Progress

@@ -19,9 +19,9 @@ from typing import Any
 import joblib
 import pandas as pd
 
-from ..atomic_io import atomic_write_bytes
+from ..io.atomic import atomic_write_bytes
 from ..report import build_report
-from ..table_io import write_csv
+from ..io.tables import write_csv
 from .errors import CLIError
 
 __all__ = ["OutputFolder", "RESULT_FILES", "detach_run_resources", "attach_run_resources"]
@@ -57,7 +57,7 @@ def attach_run_resources(model: Any, cache_path: str | None, call_log: Any) -> N
         if cache_path is None:
             client.cache = None
         else:
-            from ..cache import ResponseCache
+            from ..llm.cache import ResponseCache
 
             client.cache = ResponseCache(cache_path)
         client.log = call_log
@@ -161,7 +161,7 @@ class OutputFolder:
         written.append(self.path / "assignments.csv")
         if full:
             model.save_clusters(self.path / "clusters.json")
-            from ..atomic_io import atomic_write_text
+            from ..io.atomic import atomic_write_text
 
             atomic_write_text(self.path / "report.html", report)
             atomic_write_bytes(self.path / "model.joblib", buffer.getvalue())

@@ -12,7 +12,7 @@ import sys
 import threading
 from typing import Any, TextIO
 
-from ..llm_log import JsonlCallLog
+from ..llm.log import JsonlCallLog
 
 __all__ = ["Progress", "CallLog"]
 

@@ -18,7 +18,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..atomic_io import atomic_write_text
+from ..io.atomic import atomic_write_text
 from ..records import Cluster, LLMUsage, utc_now
 from .plot import _marked_new_ids, clusters_of, draw_cluster_bars
 
@@ -71,7 +71,7 @@ def _cost(model: Any, usage: LLMUsage, price_per_million: tuple[float, float] | 
         return "none: the offline engine makes no LLM calls"
     if usage.calls == 0:
         return "none: no LLM calls were made"
-    from ..providers import is_remote_provider
+    from ..llm.providers import is_remote_provider
 
     if provider is not None and not is_remote_provider(provider):
         return "none: a local model"
@@ -263,7 +263,7 @@ def build_report(model: Any, *, title: str = "Request clusters", top: int = 30,
     redact_pii : bool, default=False
         Show cluster names, summaries, criteria and examples with e-mails,
         phones, cards and other personal data replaced by placeholders (see
-        :func:`~sklearn_llmcluster.redaction.redact_pii`), for a report that
+        :func:`~sklearn_llmcluster.privacy.redaction.redact_pii`), for a report that
         is mailed around. The model keeps its texts as they are.
 
     Returns
@@ -284,7 +284,7 @@ def build_report(model: Any, *, title: str = "Request clusters", top: int = 30,
     estimator = getattr(model, "model", model)  # ClusteringPipeline wraps an LLMClusterer
     clusters = clusters_of(model)
     if redact_pii:
-        from ..redaction import redact_pii as redact
+        from ..privacy.redaction import redact_pii as redact
 
         clusters = [replace(
             c, name=redact(c.name), summary=redact(c.summary), criteria=redact(c.criteria),

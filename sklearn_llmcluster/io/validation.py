@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .exceptions import LLMClusterWarning
+from ..exceptions import LLMClusterWarning
 
 __all__ = ["validate_texts", "is_chunk_stream", "split_stream"]
 

@@ -23,11 +23,11 @@ import numpy as np
 from joblib import Parallel, delayed
 from sklearn.utils import check_random_state
 
-from .exceptions import BudgetExceededError, ProviderUnavailableError
-from .llm_client import ThreadShared, collect_usage, is_fatal
-from .records import Cluster, LLMUsage, Proposal
-from .registry import ClusterRegistry
-from .text_normalization import MAX_NAME_CHARS, clean_for_prompt
+from ..exceptions import BudgetExceededError, ProviderUnavailableError
+from ..llm.client import ThreadShared, collect_usage, is_fatal
+from ..records import Cluster, LLMUsage, Proposal
+from ..taxonomy.registry import ClusterRegistry
+from ..representation.normalization import MAX_NAME_CHARS, clean_for_prompt
 
 __all__ = ["ClusteringEngine", "EngineSettings"]
 

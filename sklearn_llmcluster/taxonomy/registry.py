@@ -17,10 +17,10 @@ import os
 import re
 from typing import Any, Iterable, Sequence
 
-from .atomic_io import atomic_write_text
-from .prompts import NONE_ID
-from .records import Cluster, Proposal, _checked_fields, _shown, utc_now
-from .text_normalization import name_key, truncate
+from ..io.atomic import atomic_write_text
+from ..discovery.prompts import NONE_ID
+from ..records import Cluster, Proposal, _checked_fields, _shown, utc_now
+from ..representation.normalization import name_key, truncate
 
 __all__ = ["ClusterRegistry", "save_clusters", "load_clusters", "FORMAT_NAME", "FORMAT_VERSION"]
 

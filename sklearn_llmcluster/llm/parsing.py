@@ -12,7 +12,7 @@ import json
 import re
 from typing import Any
 
-from .exceptions import ResponseParseError
+from ..exceptions import ResponseParseError
 
 __all__ = ["parse_json_response"]
 

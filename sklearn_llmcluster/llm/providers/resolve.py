@@ -30,13 +30,13 @@ from typing import Any, Mapping
 import requests
 
 from ..config import Settings, load_settings
-from ..exceptions import ConfigurationError
+from ...exceptions import ConfigurationError
 from ._urls import join_url, redact_url
 from .base import CallableProvider
 
 __all__ = ["resolve_provider", "parse_provider_spec", "provider_from_spec", "VENDORS"]
 
-logger = logging.getLogger("sklearn_llmcluster.providers")
+logger = logging.getLogger("sklearn_llmcluster.llm.providers")
 
 #: Vendor names a spec may start with.
 VENDORS = ("ollama", "openai", "openai-compatible", "openrouter", "anthropic", "triton",

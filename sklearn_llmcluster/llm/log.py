@@ -13,7 +13,7 @@ __all__ = ["JsonlCallLog"]
 class JsonlCallLog:
     """Appends one JSON object per LLM call to a file; safe across threads.
 
-    The records come from :class:`~sklearn_llmcluster.llm_client.LLMClient`,
+    The records come from :class:`~sklearn_llmcluster.llm.client.LLMClient`,
     which passes the redacted messages only and never a key.
 
     Parameters

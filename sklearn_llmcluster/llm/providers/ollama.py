@@ -8,7 +8,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 
-from ..exceptions import (
+from ...exceptions import (
     BadRequestError,
     ModelNotFoundError,
     ProviderResponseError,
@@ -64,11 +64,11 @@ class OllamaProvider(HTTPProvider):
         missing model fails with ``ollama pull`` advice instead of per call.
     **kwargs
         Timeouts, retries, ``temperature``, ``max_tokens``, ``seed`` ... as
-        in :class:`~sklearn_llmcluster.providers._http.HTTPProvider`.
+        in :class:`~sklearn_llmcluster.llm.providers._http.HTTPProvider`.
 
     Examples
     --------
-    >>> from sklearn_llmcluster.providers import OllamaProvider
+    >>> from sklearn_llmcluster.llm.providers import OllamaProvider
     >>> provider = OllamaProvider("qwen3:30b")
     >>> provider.is_remote
     False

@@ -15,11 +15,11 @@ import time
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator, TypeVar
 
-from .exceptions import BudgetExceededError, ProviderError, ResponseParseError
+from ..exceptions import BudgetExceededError, ProviderError, ResponseParseError
 from .providers.base import provider_identity
-from .records import Cluster, LLMUsage
-from .response_parsing import parse_json_response
-from .text_normalization import clean_for_prompt
+from ..records import Cluster, LLMUsage
+from .parsing import parse_json_response
+from ..representation.normalization import clean_for_prompt
 
 __all__ = ["LLMClient", "collect_usage", "current_usage", "estimate_tokens"]
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from .exceptions import ResponseParseError
-from .llm_client import LLMClient, retry_or_note_problems
+from ..exceptions import ResponseParseError
+from ..llm.client import LLMClient, retry_or_note_problems
 from .prompts import NONE_ID, PromptBuilder
-from .records import Cluster
+from ..records import Cluster
 
 __all__ = ["LLMJudge"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any, Callable
 
-from ..exceptions import (
+from ...exceptions import (
     ConfigurationError,
     ModelNotFoundError,
     ProviderResponseError,
@@ -109,11 +109,11 @@ class TritonProvider(HTTPProvider):
         Pin a model version.
     **kwargs
         Timeouts, retries, ``temperature``, ``max_tokens``, ``seed`` ... as
-        in :class:`~sklearn_llmcluster.providers._http.HTTPProvider`.
+        in :class:`~sklearn_llmcluster.llm.providers._http.HTTPProvider`.
 
     Examples
     --------
-    >>> from sklearn_llmcluster.providers import TritonProvider
+    >>> from sklearn_llmcluster.llm.providers import TritonProvider
     >>> TritonProvider("vllm_model", "http://10.0.0.5:8000", backend="vllm").is_remote
     False
     """

@@ -6,7 +6,7 @@ import json
 import re
 from typing import Any
 
-from ..exceptions import BadRequestError, ConfigurationError, ProviderResponseError
+from ...exceptions import BadRequestError, ConfigurationError, ProviderResponseError
 from ._http import HTTPProvider, first_int
 from .base import LLMResponse
 
@@ -55,11 +55,11 @@ class AnthropicProvider(HTTPProvider):
         ``max_tokens`` when neither the call nor the provider sets one.
     **kwargs
         Timeouts, retries, ``temperature``, ``max_tokens`` ... as in
-        :class:`~sklearn_llmcluster.providers._http.HTTPProvider`.
+        :class:`~sklearn_llmcluster.llm.providers._http.HTTPProvider`.
 
     Examples
     --------
-    >>> from sklearn_llmcluster.providers import AnthropicProvider
+    >>> from sklearn_llmcluster.llm.providers import AnthropicProvider
     >>> AnthropicProvider("claude-3-5-haiku-latest", api_key="k").structured_output
     'tool'
     """

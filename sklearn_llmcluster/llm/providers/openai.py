@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from ..exceptions import BadRequestError, ConfigurationError, ProviderResponseError
+from ...exceptions import BadRequestError, ConfigurationError, ProviderResponseError
 from ._http import ErrorInfo, HTTPProvider, first_int
 from ._urls import join_url
 from .base import LLMResponse
@@ -90,11 +90,11 @@ class OpenAIProvider(HTTPProvider):
         Extra top-level request fields (``{"top_p": 0.9}``).
     **kwargs
         Timeouts, retries, ``temperature``, ``max_tokens``, ``seed`` ... as
-        in :class:`~sklearn_llmcluster.providers._http.HTTPProvider`.
+        in :class:`~sklearn_llmcluster.llm.providers._http.HTTPProvider`.
 
     Examples
     --------
-    >>> from sklearn_llmcluster.providers import OpenAIProvider
+    >>> from sklearn_llmcluster.llm.providers import OpenAIProvider
     >>> OpenAIProvider("gpt-4o-mini", api_key="sk-test")
     OpenAIProvider(model='gpt-4o-mini', base_url='https://api.openai.com/v1')
     """
@@ -347,7 +347,7 @@ class OpenAICompatibleProvider(OpenAIProvider):
 
     Examples
     --------
-    >>> from sklearn_llmcluster.providers import OpenAICompatibleProvider
+    >>> from sklearn_llmcluster.llm.providers import OpenAICompatibleProvider
     >>> p = OpenAICompatibleProvider("qwen2.5-7b", "http://127.0.0.1:8000")
     >>> p.base_url, p.token_param, p.is_remote
     ('http://127.0.0.1:8000/v1', 'max_tokens', False)

@@ -15,8 +15,8 @@ from __future__ import annotations
 import json
 from typing import Sequence
 
-from .records import Cluster
-from .text_normalization import clean_for_prompt
+from ..records import Cluster
+from ..representation.normalization import clean_for_prompt
 
 __all__ = ["PromptBuilder", "NONE_ID"]
 

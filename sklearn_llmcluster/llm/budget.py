@@ -1,7 +1,7 @@
 """What a run will cost before it runs: calls, tokens and money.
 
 :func:`estimate_cost` follows the engine's schedule (see
-:meth:`~sklearn_llmcluster.engine.ClusteringEngine.discover`) with the
+:meth:`~sklearn_llmcluster.discovery.engine.ClusteringEngine.discover`) with the
 library's own prompts, so the token counts are those the library would
 report for a provider that reports none (4 characters per token). It is an
 estimate, not a bound: how many clusters the data holds, how many texts a
@@ -19,10 +19,10 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from .llm_client import estimate_tokens
-from .prompts import PromptBuilder
-from .records import Cluster
-from .text_normalization import dedup_key, is_blank
+from .client import estimate_tokens
+from ..discovery.prompts import PromptBuilder
+from ..records import Cluster
+from ..representation.normalization import dedup_key, is_blank
 
 __all__ = ["CostEstimate", "estimate_cost", "resolve_prices"]
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from .exceptions import ResponseParseError
-from .llm_client import LLMClient, retry_or_note_problems
+from ..exceptions import ResponseParseError
+from ..llm.client import LLMClient, retry_or_note_problems
 from .prompts import PromptBuilder
-from .records import Cluster, Proposal
-from .text_normalization import MAX_NAME_CHARS, clean_for_prompt, name_key
+from ..records import Cluster, Proposal
+from ..representation.normalization import MAX_NAME_CHARS, clean_for_prompt, name_key
 
 __all__ = ["LLMProposer"]
 

@@ -34,8 +34,8 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from .atomic_io import atomic_open
-from .exceptions import LLMClusterError
+from .atomic import atomic_open
+from ..exceptions import LLMClusterError
 
 __all__ = [
     "TableReadError",

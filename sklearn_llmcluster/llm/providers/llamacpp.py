@@ -6,7 +6,7 @@ import os
 import threading
 from typing import Any
 
-from ..exceptions import ContextLengthError, ModelNotFoundError, ProviderResponseError
+from ...exceptions import ContextLengthError, ModelNotFoundError, ProviderResponseError
 from .base import LLMResponse
 
 __all__ = ["LlamaCppProvider"]
@@ -75,7 +75,7 @@ class LlamaCppProvider:
 
     Examples
     --------
-    >>> from sklearn_llmcluster.providers import LlamaCppProvider
+    >>> from sklearn_llmcluster.llm.providers import LlamaCppProvider
     >>> LlamaCppProvider("/models/qwen2.5-0.5b-instruct-q4_k_m.gguf").model
     'qwen2.5-0.5b-instruct-q4_k_m.gguf'
     """

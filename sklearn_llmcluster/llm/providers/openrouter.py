@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..exceptions import (
+from ...exceptions import (
     BadRequestError,
     ModelNotFoundError,
     ProviderResponseError,
@@ -42,7 +42,7 @@ class OpenRouterProvider(OpenAIProvider):
         Merged into the ``provider`` routing object (``{"sort": "price"}``,
         ``{"data_collection": "deny"}``).
     **kwargs
-        As for :class:`~sklearn_llmcluster.providers.openai.OpenAIProvider`.
+        As for :class:`~sklearn_llmcluster.llm.providers.openai.OpenAIProvider`.
     """
 
     name = "openrouter"

@@ -31,7 +31,7 @@ import numpy as np
 import requests
 
 from ..config import get_env_value
-from ..exceptions import (
+from ...exceptions import (
     AuthenticationError,
     BadRequestError,
     ConfigurationError,
@@ -55,7 +55,7 @@ from ._urls import (
 
 __all__ = ["HTTPProvider", "ErrorInfo", "parse_retry_after", "host_is_remote"]
 
-logger = logging.getLogger("sklearn_llmcluster.providers")
+logger = logging.getLogger("sklearn_llmcluster.llm.providers")
 
 _LOCAL_SUFFIXES = (".localhost", ".local", ".lan", ".internal", ".home.arpa", ".intranet")
 

@@ -49,7 +49,7 @@ from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
-from .exceptions import ConfigurationError
+from ..exceptions import ConfigurationError
 
 __all__ = [
     "PII_TYPES",

@@ -43,7 +43,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .records import Cluster
+from ..records import Cluster
 
 __all__ = ["FastPathClassifier"]
 

@@ -9,8 +9,8 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from .records import Cluster
-from .text_normalization import is_blank
+from ..records import Cluster
+from ..representation.normalization import is_blank
 
 __all__ = ["ASSIGNMENT_COLUMNS", "STATUSES", "assignments_frame", "generated_ids", "new_batch_id"]
 
