@@ -4,11 +4,14 @@ Not a user-facing default: :class:`ScriptedProvider` answers the library's
 own prompts by a simple keyword rule, :class:`OracleProposer` and
 :class:`OracleJudge` know the gold labels (optionally with injected errors,
 failures and latency) and measure the engine rather than a model.
-:class:`OracleProvider` is the same oracle behind the provider protocol: it
+A provider is the same oracle behind the provider protocol: it
 reads the library's real prompts and answers in JSON, so a run through it
 exercises prompts, parsing, the response cache, budgets and token counting
 too (tokens are estimated at 4 characters each, as for any provider that
-reports none).
+reports none). :class:`OracleProvider` answers perfectly (or with random
+judge errors); :class:`SimulatedLLM` errs the way real models do (duplicate
+clusters under paraphrased names, partial member lists, confusable judge
+errors, JSON wrapped in fences and prose) at preset levels.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from .records import Cluster, Proposal
 from .representation.normalization import clean_for_prompt, dedup_key, name_key
 
 __all__ = ["ScriptedProvider", "OracleProposer", "OracleJudge", "OracleProvider",
-           "SimulatedLLM", "SimulatorTaskError", "LEVELS", "first_keyword"]
+           "SimulatedLLM", "SimulatorTaskError", "LEVELS", "TASKS", "first_keyword"]
 
 #: Gold labels: a mapping ``text -> label``, or a callable ``text -> label | None``
 #: (handy for millions of generated texts that derive their label from their content).
@@ -471,8 +474,11 @@ def _name_variants(label: str) -> list[str]:
     forms = [base]
     if len(words) > 1:
         forms += [" ".join(words[::-1]), " ".join(words[1:] + words[:1])]
-    synonyms = [_SYNONYMS.get(w.casefold(), w) for w in words]
-    if synonyms != words:
+    # One word swapped for a synonym, as models reword a name rather than replace it.
+    swap = next((k for k, w in enumerate(words) if w.casefold() in _SYNONYMS), None)
+    synonyms = list(words)
+    if swap is not None:
+        synonyms[swap] = _SYNONYMS[words[swap].casefold()]
         forms.append(" ".join(synonyms))
         if len(words) > 1:
             forms.append(" ".join(synonyms[::-1]))
