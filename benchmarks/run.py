@@ -38,9 +38,18 @@ if str(ROOT) not in sys.path:  # run from a checkout without installing
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-DATASETS = ("banking77", "clinc150", "demo")
+DATASETS = ("banking77", "clinc150", "demo", "demo_ru")
 ENGINES = ("sim", "offline", "provider")
-SCENARIOS = ("quality", "noisy", "baseline", "scale", "fastpath", "stream", "overhead")
+SCENARIOS = ("quality", "noisy", "baseline", "scale", "fastpath", "stream", "overhead",
+             "levels", "granularity", "latency")
+#: Scenarios that need the simulated LLM (SimulatedLLM / OracleProvider).
+SIM_SCENARIOS = {"quality", "noisy", "baseline", "scale", "fastpath", "levels", "granularity",
+                 "latency"}
+LEVEL_NAMES = ("perfect", "realistic", "harsh")
+#: Data sets of the levels scenario: CLINC150 is its test split (4,500 texts, 150 intents).
+LEVEL_DATASETS = (("banking77", None), ("clinc150", "test"), ("demo_ru", None))
+LEVELS_BEGIN = "<!-- benchmarks/run.py levels: begin -->"
+LEVELS_END = "<!-- benchmarks/run.py levels: end -->"
 BEGIN = "<!-- benchmarks/run.py: begin -->"
 END = "<!-- benchmarks/run.py: end -->"
 
@@ -68,10 +77,10 @@ def load_dataset(name: str, data_dir: Path, limit: int | None = None,
         df = df[df["label"] != "oos"]
         if split:
             df = df[df["split"] == split]
-    elif name == "demo":
+    elif name in ("demo", "demo_ru"):
         from sklearn_llmcluster.datasets import load_demo
 
-        df = load_demo("all")
+        df = load_demo("all" if name == "demo" else "ru")
     elif name == "mixed":
         # Unique generated texts over BANKING77 and CLINC150 (227 intents): scale runs.
         pairs = base_pairs(data_dir)
@@ -418,6 +427,204 @@ def run_overhead(data_dir: str, n_texts: int) -> dict:
             "peak_rss_mib": peak_rss_mib()}
 
 
+# -- the simulated LLM at levels: perfect / realistic / harsh ------------------------------
+
+def duplicate_stats(gold: list[str], labels: np.ndarray) -> dict:
+    """Clusters whose majority intent is also another cluster's majority intent."""
+    gold_arr = np.asarray(gold, dtype=object)
+    majority = {}
+    for k in np.unique(labels[labels >= 0]):
+        values, counts = np.unique(gold_arr[labels == k].astype(str), return_counts=True)
+        majority[int(k)] = values[np.argmax(counts)]
+    per_intent: dict[str, int] = {}
+    for intent in majority.values():
+        per_intent[intent] = per_intent.get(intent, 0) + 1
+    duplicates = sum(1 for intent in majority.values() if per_intent[intent] > 1)
+    return {"labelled_clusters": len(majority), "duplicate_clusters": duplicates,
+            "duplicate_share": duplicates / len(majority) if majority else 0.0,
+            "intents_with_a_cluster": len(per_intent)}
+
+
+def run_level(dataset: str, split: str | None, data_dir: str, limit: int | None, level: str,
+              *, n_jobs: int = 16, latency: dict | None = None, n_clusters=None) -> dict:
+    """One fit with SimulatedLLM at ``level``, estimator defaults otherwise."""
+    from sklearn_llmcluster import LLMClusterer
+    from sklearn_llmcluster.testing import SimulatedLLM
+
+    texts, gold = load_dataset(dataset, Path(data_dir), limit, split=split)
+    row = {"dataset": dataset, "split": split, "level": level, "texts": len(texts),
+           "intents": len(set(gold)), "n_jobs": n_jobs, "latency": latency,
+           "n_clusters": n_clusters}
+    llm = SimulatedLLM(gold_of(texts, gold), level=level, latency=latency or 0.0)
+    params = {"provider": llm, "random_state": 0, "n_jobs": n_jobs}
+    if n_clusters is not None:
+        if "n_clusters" not in LLMClusterer().get_params():
+            return {**row, "skipped": "LLMClusterer has no n_clusters parameter yet"}
+        params["n_clusters"] = tuple(n_clusters) if isinstance(n_clusters, list) else n_clusters
+    model = LLMClusterer(**params)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        start = time.perf_counter()
+        model.fit(texts)
+        wall = time.perf_counter() - start
+    usage = model.llm_usage_
+    by_task = dict(llm.calls_by_task)
+    busy = sum(n * (latency or {}).get(task, 0.0) for task, n in by_task.items())
+    per_k = 1000 / len(texts)
+    row.update({
+        **scores(gold, model.labels_), **duplicate_stats(gold, model.labels_),
+        "clusters": int(model.n_clusters_), "coverage": model.coverage_,
+        "calls": usage.calls, "calls_per_1k": usage.calls * per_k, "calls_by_task": by_task,
+        "prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens,
+        "tokens_per_1k": usage.total_tokens * per_k, "failed_calls": usage.failed_calls,
+        "retries": usage.retries, "wall_s": wall, "busy_s": busy,
+        "wall_over_busy": wall / (busy / n_jobs) if busy else None,
+        "warnings": [str(w.message)[:200] for w in caught], "peak_rss_mib": peak_rss_mib(),
+    })
+    return row
+
+
+def run_levels(args, data_dir: Path, say) -> dict:
+    """Every quality row at the three levels, granularity rows, the latency run."""
+    limit = 600 if args.quick else None
+    out: dict = {"runs": [], "granularity": [], "latency": []}
+    if "levels" in args.scenarios:
+        for dataset, split in LEVEL_DATASETS:
+            for level in LEVEL_NAMES:
+                say(f"levels: {dataset}, {level}")
+                out["runs"].append(isolated(run_level, dataset, split, str(data_dir), limit,
+                                            level, n_jobs=args.n_jobs))
+    if "granularity" in args.scenarios:
+        for n_clusters in (30, [60, 90]):
+            say(f"granularity: banking77, realistic, n_clusters={n_clusters}")
+            out["granularity"].append(isolated(run_level, "banking77", None, str(data_dir),
+                                               limit, "realistic", n_jobs=args.n_jobs,
+                                               n_clusters=n_clusters))
+    if "latency" in args.scenarios:
+        latency = {"propose": 2.0, "judge": 0.3, "merge": 2.0, "categorize": 2.0}
+        say("latency: banking77, realistic, 2.0 s per proposal, 0.3 s per judge call")
+        out["latency"].append(isolated(run_level, "banking77", None, str(data_dir),
+                                       1000 if args.quick else None, "realistic",
+                                       n_jobs=16, latency=latency))
+    return out
+
+
+def _dataset_name(r: dict) -> str:
+    names = {"banking77": "BANKING77 test", "clinc150": "CLINC150", "demo_ru": "demo ru"}
+    name = names.get(r["dataset"], r["dataset"])
+    return f"{name} {r['split']}" if r.get("split") else name
+
+
+def level_targets(entry: dict) -> list[list]:
+    """Issue 11's targets against one tagged run."""
+    rows = []
+    runs = [r for r in entry.get("runs", []) if "error" not in r and "skipped" not in r]
+    for r in runs:
+        name = _dataset_name(r)
+        if r["level"] == "realistic" and r["dataset"] in ("banking77", "clinc150"):
+            ratio = r["clusters"] / r["intents"]
+            rows.append([f"realistic, {name}: ACC ≥ 0.87", f"{r['acc']:.3f}", r["acc"] >= 0.87])
+            rows.append([f"realistic, {name}: clusters within 1.1× the intents",
+                         f"{r['clusters']} / {r['intents']} = {ratio:.2f}×",
+                         1 / 1.1 <= ratio <= 1.1])
+            rows.append([f"realistic, {name}: duplicate clusters ≤ 3%",
+                         f"{r['duplicate_share']:.1%}", r["duplicate_share"] <= 0.03])
+        if r["level"] == "realistic" and r["dataset"] == "demo_ru":
+            rows.append([f"realistic, {name}: duplicate clusters ≤ 5%",
+                         f"{r['duplicate_share']:.1%}", r["duplicate_share"] <= 0.05])
+        if r["level"] == "perfect" and r["dataset"] in ("banking77", "clinc150"):
+            rows.append([f"perfect, {name}: ACC 1.00 and the exact number",
+                         f"ACC {r['acc']:.3f}, {r['clusters']} / {r['intents']}",
+                         r["acc"] >= 0.9995 and r["clusters"] == r["intents"]])
+        if r["level"] == "perfect" and r["dataset"] == "banking77" and r["texts"] == 3080:
+            bound = 126 / 3080 * 1000 * 1.1
+            rows.append(["perfect, BANKING77: LLM calls per 1,000 texts ≤ 1.1 × 40.9 (126 "
+                         "calls / 3,080 texts)", f"{r['calls_per_1k']:.1f} ({r['calls']} calls)",
+                         r["calls_per_1k"] <= bound])
+    for r in entry.get("granularity", []):
+        want = r["n_clusters"]
+        low, high = (27, 33) if want == 30 else tuple(want)
+        if "skipped" in r or "error" in r:
+            rows.append([f"n_clusters={want} on BANKING77: {low}–{high} clusters",
+                         r.get("skipped") or r.get("error"), False])
+        else:
+            rows.append([f"n_clusters={want} on BANKING77: {low}–{high} clusters",
+                         f"{r['clusters']}", low <= r["clusters"] <= high])
+    for r in entry.get("latency", []):
+        if "error" in r:
+            continue
+        rows.append([f"latency 2.0 s / 0.3 s, n_jobs=16, {_dataset_name(r)} ({r['texts']:,} "
+                     "texts): wall ≤ 2 × busy / 16",
+                     f"{r['wall_s']:.1f} s vs {r['busy_s'] / 16:.1f} s = "
+                     f"{r['wall_over_busy']:.2f}×", r["wall_over_busy"] <= 2])
+    return rows
+
+
+def report_levels(store: dict) -> str:
+    """The levels section: one block per tagged run ("before", "after", ...)."""
+    out = [LEVELS_BEGIN, "## Simulated LLM at three levels (issue 11)", "",
+           "`sklearn_llmcluster.testing.SimulatedLLM` reads only the prompts it is sent and "
+           "errs the way real models do, at preset levels (`LEVELS`): *perfect* answers as "
+           "the oracle; *realistic* re-proposes 30% of the already clustered intents it is "
+           "shown again (two or more requests) under a paraphrased name, merges 3% of the "
+           "intents with a similar one and splits 3%, lists 70% of the members, sends 10% of "
+           "the texts to the most confusable wrong cluster and 2% to \"none\", wraps 30% of "
+           "its answers in fences, `<think>` blocks or prose, and merges 90% of duplicate "
+           "pairs when asked (2% false merges); *harsh*: 50% duplicates (single requests "
+           "too), 8% merged and 8% split intents, 50% of the members, 20% + 5% judge errors, "
+           "60% wrapped answers, 75% merge recall, 5% false merges, 2% failed calls.", "",
+           "Estimator defaults (`batch_size=30`, `max_new_clusters=10`, `random_state=0`), "
+           "`n_jobs=16`. Duplicate share = clusters whose majority intent is also another "
+           "cluster's majority intent, over the clusters holding labels. CLINC150 is its test "
+           "split (4,500 texts, 150 intents); the demo is `load_demo(\"ru\")`. Tokens are "
+           "counted at 4 characters each. Calls by task: propose / judge / merge.", ""]
+    for tag in sorted(store, key=lambda t: (t != "before", t != "after", t)):
+        entry = store[tag]
+        out += [f"### {tag}", "", f"Command: `{entry['command']}`  ",
+                f"Commit: {entry.get('commit', '?')}, date: {entry['date']}"
+                + ("  (quick run: subsampled data)" if entry.get("quick") else ""), ""]
+        runs = [r for r in entry.get("runs", []) if "error" not in r]
+        if runs:
+            out += [table(
+                ["data", "level", "texts", "ACC", "NMI", "clusters / intents",
+                 "duplicate share", "coverage", "LLM calls", "calls / 1k texts",
+                 "calls by task", "tokens / 1k texts"],
+                [[_dataset_name(r), r["level"], r["texts"], r["acc"], r["nmi"],
+                  f"{r['clusters']} / {r['intents']}", f"{r['duplicate_share']:.1%}",
+                  r["coverage"], r["calls"], r["calls_per_1k"],
+                  " / ".join(str(r["calls_by_task"].get(t, 0))
+                             for t in ("propose", "judge", "merge")),
+                  r["tokens_per_1k"]] for r in runs]), ""]
+        lat = [r for r in entry.get("latency", []) if "error" not in r]
+        if lat:
+            out += ["Latency run: 2.0 s per proposal (and merge) call, 0.3 s per judge call, "
+                    "sleep-based, 16 threads; busy = Σ calls × latency.", "", table(
+                        ["data", "level", "texts", "calls by task", "busy s", "busy / 16 s",
+                         "wall s", "wall / (busy / 16)", "ACC", "clusters / intents"],
+                        [[_dataset_name(r), r["level"], r["texts"],
+                          " / ".join(str(r["calls_by_task"].get(t, 0))
+                                     for t in ("propose", "judge", "merge")),
+                          r["busy_s"], r["busy_s"] / 16, r["wall_s"], r["wall_over_busy"],
+                          r["acc"], f"{r['clusters']} / {r['intents']}"] for r in lat]), ""]
+        out += ["Targets:", "", table(["target", "measured", "met"], level_targets(entry)), ""]
+        for r in entry.get("runs", []) + entry.get("latency", []) + entry.get("granularity", []):
+            if "error" in r:
+                out.append(f"- run failed: {r['func']} {r['args']}: {r['error']}")
+        out.append("")
+    out.append(LEVELS_END)
+    return "\n".join(out) + "\n"
+
+
+def _git_commit() -> str:
+    import subprocess
+
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, check=True,
+                              capture_output=True, text=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "?"
+
+
 def isolated(func, *args, **kwargs) -> dict:
     """Run ``func`` in a fresh process (its own peak memory); errors come back as a row."""
     ctx = multiprocessing.get_context("spawn")
@@ -696,10 +903,10 @@ def misses(results: dict, fits: list[dict]) -> list[str]:
     return (["Targets missed, by how much and why:", ""] + lines + [""]) if lines else []
 
 
-def write_section(path: Path, section: str) -> None:
+def write_section(path: Path, section: str, begin: str = BEGIN, end: str = END) -> None:
     """Replace this harness's section of ``path`` (or add it), leaving the rest intact."""
     text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n\n"
-    pattern = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END) + r"\n?", re.DOTALL)
+    pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end) + r"\n?", re.DOTALL)
     if pattern.search(text):
         text = pattern.sub(lambda _: section, text, count=1)
     else:
@@ -717,7 +924,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         description="Benchmark LLMClusterer's cost, speed and scale (see benchmarks/README.md).")
     parser.add_argument("--data-dir", help="folder with banking77.csv and clinc150.csv "
                         "(default: $SKLEARN_LLMCLUSTER_DATA, else ../shared/data)")
-    parser.add_argument("--datasets", default=",".join(DATASETS),
+    parser.add_argument("--datasets", default="banking77,clinc150,demo",
                         help=f"comma-separated, from {', '.join(DATASETS)}")
     parser.add_argument("--engines", default="sim,offline",
                         help=f"comma-separated, from {', '.join(ENGINES)} ('provider' needs "
@@ -738,6 +945,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--json", metavar="FILE", help="also save the raw results as JSON")
     parser.add_argument("--from-json", metavar="FILE", help="render the tables from results "
                         "saved with --json instead of running anything")
+    parser.add_argument("--tag", default="latest",
+                        help="name of this run in the levels section (e.g. before, after): "
+                             "its results replace that tag's in --levels-json; other tags stay")
+    parser.add_argument("--levels-json", metavar="FILE",
+                        default=str(ROOT / "benchmarks" / "results_levels.json"),
+                        help="results of the levels, granularity and latency scenarios, by tag")
     args = parser.parse_args(argv)
     args.datasets = [d for d in args.datasets.split(",") if d]
     args.engines = [e for e in args.engines.split(",") if e]
@@ -757,7 +970,9 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> int:
     args = parse_args(argv)
     data_dir = data_dir_from(args.data_dir)
-    needs_files = [d for d in args.datasets if d != "demo"]
+    needs_files = [d for d in args.datasets if d not in ("demo", "demo_ru")]
+    if {"levels", "granularity", "latency"} & set(args.scenarios):
+        needs_files += ["banking77"] + (["clinc150"] if "levels" in args.scenarios else [])
     if {"scale", "fastpath", "stream", "overhead"} & set(args.scenarios):
         needs_files += ["banking77", "clinc150"]
     missing = sorted({d for d in needs_files if not (data_dir / f"{d}.csv").exists()})
@@ -772,14 +987,32 @@ def main(argv=None) -> int:
         if args.write:
             write_section(Path(args.write), section)
         return 0
+
+    def say(message: str) -> None:
+        print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+    command = "python benchmarks/run.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    if {"levels", "granularity", "latency"} & set(args.scenarios):
+        entry = run_levels(args, data_dir, say)
+        entry.update(command=command.strip(), date=datetime.date.today().isoformat(),
+                     quick=args.quick, machine=machine(), commit=_git_commit())
+        store_path = Path(args.levels_json)
+        store = json.loads(store_path.read_text(encoding="utf-8")) if store_path.exists() \
+            else {}
+        store[args.tag] = entry
+        store_path.write_text(json.dumps(store, indent=1, default=str), encoding="utf-8")
+        section = report_levels(store)
+        print(section)
+        if args.write:
+            write_section(Path(args.write), section, LEVELS_BEGIN, LEVELS_END)
+            say(f"wrote the levels section into {args.write}")
+    if not set(args.scenarios) - {"levels", "granularity", "latency"}:
+        return 0
     limit = 600 if args.quick else None
     latency = args.latency if args.latency is not None else (0.02 if args.quick else 0.2)
     results: dict = {"latency": latency, "n_jobs": args.n_jobs, "runs": [],
                      "load_start": os.getloadavg()[0], "quick": args.quick,
                      "date": datetime.date.today().isoformat(), "machine": machine()}
-
-    def say(message: str) -> None:
-        print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
     for dataset in args.datasets:
         if "sim" in args.engines:
             if "quality" in args.scenarios:
@@ -823,7 +1056,6 @@ def main(argv=None) -> int:
         say(f"overhead on {n:,} texts")
         results["overhead"] = isolated(run_overhead, str(data_dir), n)
     results["load_end"] = os.getloadavg()[0]
-    command = "python benchmarks/run.py " + " ".join(sys.argv[1:] if argv is None else argv)
     results["command"] = command.strip()
     section = report(results, command.strip())
     print(section)
