@@ -415,7 +415,7 @@ LEVELS: dict[str, dict[str, float | int]] = {
                     judge_error_rate=0.0, judge_none_rate=0.0, format_noise_rate=0.0,
                     merge_recall=1.0, false_merge_rate=0.0, fail_rate=0.0,
                     duplicate_min_size=2),
-    "realistic": dict(duplicate_rate=0.30, merge_rate=0.03, split_rate=0.03, member_recall=0.70,
+    "realistic": dict(duplicate_rate=0.30, merge_rate=0.02, split_rate=0.02, member_recall=0.70,
                       judge_error_rate=0.10, judge_none_rate=0.02, format_noise_rate=0.30,
                       merge_recall=0.90, false_merge_rate=0.02, fail_rate=0.0,
                       duplicate_min_size=2),
