@@ -512,6 +512,43 @@ def _most_similar(docs: list[str], queries: list[str]):
     return (matrix[len(docs):] @ matrix[:len(docs)].T).toarray()
 
 
+_TARGET = re.compile(r"should have (?:about (\d+)|between (\d+) and (\d+)) clusters in all; "
+                     r"it has (\d+) now")
+
+
+def _merge_target_excess(system: str) -> int:
+    """How many clusters a merge prompt's target asks to lose (0 without a target)."""
+    match = _TARGET.search(system)
+    if not match:
+        return 0
+    about, _, most, now = match.groups()
+    return max(int(now) - int(about or most), 0)
+
+
+def _groups(n: int, pairs) -> list[int]:
+    """Union-find over ``pairs``: each item's group, named by its smallest member."""
+    parent = list(range(n))
+
+    def root(k: int) -> int:
+        while parent[k] != k:
+            k = parent[k]
+        return k
+
+    for i, j in pairs:
+        a, b = root(i), root(j)
+        if a != b:
+            parent[max(a, b)] = min(a, b)
+    return [root(k) for k in range(n)]
+
+
+def _text_of(message: dict) -> str:
+    """A message's text, also when its content is a list of parts (``{"text": ...}``)."""
+    content = message.get("content", "")
+    if isinstance(content, str):
+        return content
+    return "\n".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
+
+
 def _cluster_doc(cluster: dict) -> str:
     examples = cluster.get("examples") or []
     doc = " ".join([str(cluster.get("name", "")), str(cluster.get("criteria", "")),
@@ -560,7 +597,12 @@ class SimulatedLLM(_CallCounter):
       clusters (a duplicate) is spread over both;
     - *merge decisions*: a pair of clusters of the same intent is merged with
       probability ``merge_recall``; a cluster is merged with its most
-      confusable cluster of another intent at ``false_merge_rate``;
+      confusable cluster of another intent at ``false_merge_rate`` (the
+      merged cluster is named after both, and judged so); when the prompt
+      asks for fewer clusters ("about 30 clusters in all; it has 41 now"), the
+      most similar pairs of the group are merged as well, up to the excess;
+    - *categories*: clusters are grouped by the category of their intent
+      (``category_of``, by default the label's first word);
     - *format*: ``format_noise_rate`` of the answers come in a ```json
       fence, after a ``<think>`` block or prose, or followed by prose;
     - *failures*: ``fail_rate`` of the calls raise
@@ -740,8 +782,10 @@ judge_none_rate, format_noise_rate, merge_recall, false_merge_rate, fail_rate : 
 
     # -- the provider protocol -----------------------------------------------
     def complete(self, messages, *, temperature=None, max_tokens=None, json_schema=None) -> str:
-        system = next((m["content"] for m in messages if m.get("role") == "system"), "")
-        data = "\n".join(m["content"] for m in messages if m.get("role") == "user")
+        system = "\n".join(_text_of(m) for m in messages if m.get("role") == "system")
+        # Blocks are read wherever they are (a cache-friendly prompt may put the
+        # catalogue in the system message).
+        data = "\n".join(_text_of(m) for m in messages if m.get("role") != "system")
         properties = (json_schema or {}).get("properties", {})
         task = next((TASKS[p] for p in properties if p in TASKS), None)
         if task is None and json_schema is None:
@@ -759,8 +803,8 @@ judge_none_rate, format_noise_rate, merge_recall, false_merge_rate, fail_rate : 
                 provider=self.name, model=self.model)
         latency = self.latency.get(task, 0.0) if isinstance(self.latency, dict) else self.latency
         _simulate(self, latency, self.rates["fail_rate"], self.seed, [system, data])
-        requests = _parse_block(data, "requests")
-        clusters = _parse_block(data, "clusters")
+        requests = _parse_block(f"{system}\n{data}", "requests")
+        clusters = _parse_block(f"{system}\n{data}", "clusters")
         call_key = hashlib.blake2b(f"{system}\x1f{data}".encode("utf-8", "surrogatepass"),
                                    digest_size=8).hexdigest()
         if task == "judge":
@@ -768,7 +812,7 @@ judge_none_rate, format_noise_rate, merge_recall, false_merge_rate, fail_rate : 
         elif task == "propose":
             answer = self._propose(system, requests, clusters, json_schema, call_key)
         elif task == "merge":
-            answer = self._merge(clusters, json_schema)
+            answer = self._merge(system, clusters)
         else:
             answer = self._categorize(clusters, json_schema)
         return self._dress(json.dumps(answer, ensure_ascii=False), call_key, requests)
@@ -921,8 +965,8 @@ judge_none_rate, format_noise_rate, merge_recall, false_merge_rate, fail_rate : 
         return [{label for label, _ in self._decode(str(c.get("name", "")), table)}
                 for c in clusters]
 
-    def _merge_pairs(self, clusters: list[dict]) -> list[tuple[int, int]]:
-        """Pairs (i, j), i < j, of clusters this model says are one intent."""
+    def _merge_pairs(self, system: str, clusters: list[dict]) -> list[tuple[int, int]]:
+        """Pairs (i, j), i < j, of clusters this model merges."""
         intents = self._cluster_intents(clusters)
         ids = [str(c.get("cluster_id")) for c in clusters]
         pairs = set()
@@ -932,9 +976,12 @@ judge_none_rate, format_noise_rate, merge_recall, false_merge_rate, fail_rate : 
                         "merge-recall", self.seed, *sorted((ids[i], ids[j]))) \
                         < self.rates["merge_recall"]:
                     pairs.add((i, j))
-        if self.rates["false_merge_rate"] and len(clusters) > 1:
-            docs = [_cluster_doc(c) for c in clusters]
-            sims = _most_similar(docs, docs)
+        if len(clusters) < 2:
+            return sorted(pairs)
+        sims = None
+        if self.rates["false_merge_rate"]:
+            sims = _most_similar([_cluster_doc(c) for c in clusters],
+                                 [_cluster_doc(c) for c in clusters])
             for i in range(len(clusters)):
                 if not _unit_hash("false-merge", self.seed, ids[i]) \
                         < self.rates["false_merge_rate"]:
@@ -945,34 +992,49 @@ judge_none_rate, format_noise_rate, merge_recall, false_merge_rate, fail_rate : 
                 j = int(np.argmax(row))
                 if np.isfinite(row[j]):
                     pairs.add((min(i, j), max(i, j)))
+        excess = _merge_target_excess(system)
+        if excess:
+            # Asked for fewer clusters: merge the most similar pairs of different
+            # intents too, as many as the target asks (within this group).
+            if sims is None:
+                sims = _most_similar([_cluster_doc(c) for c in clusters],
+                                     [_cluster_doc(c) for c in clusters])
+            groups = _groups(len(clusters), pairs)
+            candidates = sorted(((float(sims[i, j]), i, j) for i in range(len(clusters))
+                                 for j in range(i + 1, len(clusters))), reverse=True)
+            made = len(clusters) - len(set(groups))
+            for _, i, j in candidates:
+                if made >= excess:
+                    break
+                if groups[i] != groups[j]:
+                    pairs.add((i, j))
+                    groups = _groups(len(clusters), pairs)
+                    made += 1
         return sorted(pairs)
 
-    def _merge(self, clusters: list[dict], schema: dict | None) -> dict:
-        pairs = self._merge_pairs(clusters)
-        # Union-find: a chain of pairs is one group, kept under its first cluster.
-        parent = list(range(len(clusters)))
-
-        def root(k: int) -> int:
-            while parent[k] != k:
-                k = parent[k]
-            return k
-
-        for i, j in pairs:
-            a, b = root(i), root(j)
-            if a != b:
-                parent[max(a, b)] = min(a, b)
-        groups: dict[int, list[int]] = defaultdict(list)
-        for k in range(len(clusters)):
-            groups[root(k)].append(k)
+    def _merge(self, system: str, clusters: list[dict]) -> dict:
+        groups = _groups(len(clusters), self._merge_pairs(system, clusters))
+        intents = self._cluster_intents(clusters)
+        members: dict[int, list[int]] = defaultdict(list)
+        for k, root in enumerate(groups):
+            members[root].append(k)
         merges = []
-        for keep, members in sorted(groups.items()):
-            if len(members) < 2:
+        for keep, ks in sorted(members.items()):
+            if len(ks) < 2:
                 continue
-            survivor = clusters[keep]
-            merges.append({"into": survivor["cluster_id"],
-                           "merge": [clusters[k]["cluster_id"] for k in members[1:]],
-                           "name": survivor.get("name", ""),
-                           "reason": "same intent"})
+            # One intent keeps the survivor's name; several are named together,
+            # as models name a merged cluster (and then judge both intents into it).
+            names, seen = [], set()
+            for k in ks:
+                fresh = intents[k] - seen
+                if fresh or not intents[k]:
+                    names.append(str(clusters[k].get("name", "")))
+                    seen |= intents[k]
+            name = _MERGED.join(names[:1] if len(seen) <= 1 else names)
+            merges.append({"into": clusters[keep]["cluster_id"],
+                           "ids": [clusters[k]["cluster_id"] for k in ks[1:]],
+                           "name": name, "summary": f"Requests labelled {name}.",
+                           "criteria": f"The request's intent is {name}."})
         return {"merges": merges}
 
     # -- categories ----------------------------------------------------------
@@ -989,7 +1051,8 @@ judge_none_rate, format_noise_rate, merge_recall, false_merge_rate, fail_rate : 
         for cluster, labels in zip(clusters, intents):
             category = self._category(sorted(labels)[0]) if labels else "Other"
             groups[category].append(cluster["cluster_id"])
-        return {"categories": [{"name": name, "cluster_ids": ids}
+        return {"categories": [{"name": name, "summary": f"Clusters about {name}.",
+                                "cluster_ids": ids}
                                for name, ids in sorted(groups.items())]}
 
     def __repr__(self) -> str:

@@ -290,6 +290,21 @@ def test_texts_it_never_saw_get_no_cluster():
     assert proposals == []
 
 
+def test_blocks_are_read_wherever_the_prompt_puts_them():
+    """A cache-friendly prompt may carry the catalogue in the system message, or parts."""
+    llm = SimulatedLLM(GOLD, level="realistic")
+    clusters = label_clusters()
+    texts = list(GOLD)[:30]
+    messages = PROMPTS.judge_messages(texts, clusters)
+    schema = PROMPTS.judge_schema([c.id for c in clusters])
+    expected = llm.complete(messages, json_schema=schema)
+    catalogue, requests = messages[1]["content"].split("Requests:")
+    moved = [{"role": "system", "content": messages[0]["content"] + "\n" + catalogue},
+             {"role": "user", "content": [{"type": "text", "text": "Requests:" + requests}]}]
+    assert parse_json_response(llm.complete(moved, json_schema=schema)) == \
+        parse_json_response(expected)
+
+
 # -- merge decisions and categories ------------------------------------------------------------
 
 def test_merge_answers_recall_and_false_merges():
@@ -305,7 +320,7 @@ def test_merge_answers_recall_and_false_merges():
     intent = {c.id: GOLD[c.examples[0]] for c in clusters}
     right = wrong = 0
     for merge in answer:
-        ids = [merge["into"], *merge["merge"]]
+        ids = [merge["into"], *merge["ids"]]
         labels = {intent[i] for i in ids}
         if len(labels) == 1:
             right += 1
@@ -313,12 +328,29 @@ def test_merge_answers_recall_and_false_merges():
             wrong += 1
             assert len(labels) == 2 and set.intersection(
                 *(set(label.split("_")) for label in labels)), "false merges are confusable"
+            assert " / " in merge["name"], "a merge of two intents is named after both"
     assert within(right / len(LABELS), 0.90, len(LABELS))
     assert wrong <= 0.1 * len(LABELS)
     perfect = SimulatedLLM(GOLD, level="perfect")
     answer = parse_json_response(perfect.complete(messages, json_schema=schema))["merges"]
-    assert sorted((m["into"], tuple(m["merge"])) for m in answer) == \
+    assert sorted((m["into"], tuple(m["ids"])) for m in answer) == \
         sorted((f"c{2 * k}", (f"c{2 * k + 1}",)) for k in range(len(LABELS)))
+
+
+def test_merge_answers_follow_a_target_in_the_prompt():
+    """'about 30 clusters in all; it has 33 now': three more merges, of the closest pairs."""
+    llm = SimulatedLLM(GOLD, level="perfect")
+    clusters = label_clusters()[:8]  # card_* intents: all different
+    messages, schema = merge_messages(clusters)
+    assert parse_json_response(llm.complete(messages, json_schema=schema))["merges"] == []
+    messages[0]["content"] += ("\n- The catalogue should have about 30 clusters in all; it "
+                               "has 33 now: merge the most similar clusters below.")
+    merges = parse_json_response(llm.complete(messages, json_schema=schema))["merges"]
+    assert sum(len(m["ids"]) for m in merges) == 3
+    between = messages[0]["content"].replace("about 30", "between 20 and 31")
+    merges = parse_json_response(llm.complete([{**messages[0], "content": between},
+                                               messages[1]], json_schema=schema))["merges"]
+    assert sum(len(m["ids"]) for m in merges) == 2
 
 
 def test_categories_group_clusters_by_the_intents_first_word():
