@@ -16,10 +16,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sklearn_llmcluster.exceptions import ConfigurationError
+from sklearn_llmcluster.privacy import names
+from sklearn_llmcluster.privacy.names import ner_available
 from sklearn_llmcluster.privacy.redaction import (
     PII_TYPES,
     Match,
     PIIRedactor,
+    account_key_valid,
+    account_prefix_valid,
     evaluate_redaction,
     find_pii,
     iban_valid,
@@ -48,6 +52,15 @@ def scores(corpus: list[dict]) -> dict:
     return evaluate_redaction(corpus)
 
 
+@pytest.fixture(scope="module")
+def rule_scores(corpus: list[dict]) -> dict:
+    return evaluate_redaction(corpus, PIIRedactor(names="rules"))
+
+
+# natasha is in the test extra: CI measures the NER layer, not only the rules.
+needs_ner = pytest.mark.skipif(not ner_available(), reason="pip install sklearn-llmcluster[ner]")
+
+
 # ---------------------------------------------------------------------------
 # Corpus
 # ---------------------------------------------------------------------------
@@ -67,6 +80,8 @@ def test_corpus_is_well_formed(corpus):
         "INN": inn_valid,
         "SNILS": snils_valid,
         "IBAN": lambda d: True,  # letters too; checked below
+        "ACCOUNT": account_prefix_valid,
+        "NAME": lambda d: d == "",  # no digits in a name
     }
     types_seen = set()
     negatives = 0
@@ -87,11 +102,22 @@ def test_corpus_is_well_formed(corpus):
     assert negatives >= 100  # many texts carry only hard negatives
 
 
+@needs_ner
 @pytest.mark.parametrize("pii_type", PII_TYPES)
 def test_corpus_precision_and_recall(scores, pii_type):
     row = scores[pii_type]
     assert row["n"] >= 30, f"too few {pii_type} examples to measure"
-    assert row["recall"] >= 0.95, row
+    # Names: measured 0.96 recall, 0.97 precision (benchmarks/bench_redaction.py).
+    assert row["recall"] >= (0.93 if pii_type == "NAME" else 0.95), row
+    assert row["precision"] >= 0.95, row
+
+
+@pytest.mark.parametrize("pii_type", PII_TYPES)
+def test_corpus_precision_and_recall_without_ner(rule_scores, pii_type):
+    # The rules alone (natasha not installed): names are found after cue words,
+    # with initials or a patronymic, or as first name + surname; measured 0.89.
+    row = rule_scores[pii_type]
+    assert row["recall"] >= (0.85 if pii_type == "NAME" else 0.95), row
     assert row["precision"] >= 0.95, row
 
 
@@ -159,7 +185,7 @@ ADVERSARIAL = [
     ("Order #4111111111111111", "Order #<CARD>"),  # 16-digit Luhn: always a card
     ("IMEI 356938035643809", "IMEI 356938035643809"),  # Luhn-valid, but an IMEI
     ("трек-номер 80085392123455 не отслеживается", "трек-номер 80085392123455 не отслеживается"),
-    ("account 4081 7810 0999 1000 4312", "account 4081 7810 0999 1000 4312"),
+    ("account 4081 7810 0999 1000 4312", "account <ACCOUNT>"),
     ("Order 112-3456789-1234567", "Order 112-3456789-1234567"),
     # INN, SNILS and company numbers
     (
@@ -168,9 +194,19 @@ ADVERSARIAL = [
     ),
     ("ИНН/КПП 7707083893/770701001", "ИНН/КПП <INN>/770701001"),
     ("ИНН 7707083894 (с ошибкой)", "ИНН 7707083894 (с ошибкой)"),
-    ("ИП Петров, 500100732259", "ИП Петров, <INN>"),
+    ("ИП Петров, 500100732259", "ИП <NAME>, <INN>"),
     ("ID 7707083893 в системе", "ID 7707083893 в системе"),
-    ("р/с 40817810099910004312, БИК 044525225", "р/с 40817810099910004312, БИК 044525225"),
+    # bank accounts: structure, the BIK's control key, what is not a client's account
+    ("р/с 40817810099910004312, БИК 044525225", "р/с <ACCOUNT>, БИК 044525225"),
+    ("верните на 40817810099910004312", "верните на <ACCOUNT>"),
+    ("счёт 40817 810 0 9991 0004312 закрыт", "счёт <ACCOUNT> закрыт"),
+    ("к/с 30101810400000000225", "к/с 30101810400000000225"),
+    ("КБК 18210102010011000110", "КБК 18210102010011000110"),
+    ("номер операции 40817810099910004312", "номер операции 40817810099910004312"),
+    ("операция 12345678901234567890 не прошла", "операция 12345678901234567890 не прошла"),
+    ("18810177200001234567 — это что?", "18810177200001234567 — это что?"),
+    # an unusual balance account, but the BIK's control key is right
+    ("БИК 044525225, счёт 70601810000000000002", "БИК 044525225, счёт <ACCOUNT>"),
     ("Invoice INV-2018-76774640876", "Invoice INV-2018-76774640876"),
     ("СНИЛС 112-233-445 95", "СНИЛС <SNILS>"),
     ("112-233-445 96", "112-233-445 96"),
@@ -188,7 +224,116 @@ ADVERSARIAL = [
     ("GB82WEST12345698765432", "<IBAN>"),
     ("пишите на ivan.petrov@mail.ru или иван@почта.рф.", "пишите на <EMAIL> или <EMAIL>."),
     ("e-mail: john.smith+orders@gmail.com", "e-mail: <EMAIL>"),
+    # names the rules find (natasha or not)
+    ("Иванова Анна Сергеевна просит перезвонить", "<NAME> просит перезвонить"),
+    ("Прошу передать Ивановой А.С. документы", "Прошу передать <NAME> документы"),
+    ("С уважением, Иванова А.", "С уважением, <NAME>"),
+    ("с уважением, иванова а.с.", "с уважением, <NAME>"),
+    ("меня зовут анна", "меня зовут <NAME>"),
+    ("ФИО: Петров Иван Иванович, тел. 89123456789", "ФИО: <NAME>, тел. <PHONE>"),
+    ("Клиент Наталья Васильева, договор № 77-6206519", "Клиент <NAME>, договор № 77-6206519"),
+    ("my name is John Smith", "my name is <NAME>"),
+    ("Regards, John", "Regards, <NAME>"),
+    ("Best regards,\nTom O'Brien", "Best regards,\n<NAME>"),
+    ("Please ask Mr. McDonald to call me", "Please ask Mr. <NAME> to call me"),
+    # and what is not a name
+    ("Сбербанк Онлайн не работает", "Сбербанк Онлайн не работает"),
+    ("Магазин Магнит не принимает карту Мир", "Магазин Магнит не принимает карту Мир"),
+    ("Российская Федерация, г. Москва", "Российская Федерация, г. Москва"),
+    ("и т.д. и т.п.", "и т.д. и т.п."),
+    ("Здравствуйте, Подскажите пожалуйста", "Здравствуйте, Подскажите пожалуйста"),
+    ("Dear Sir or Madam, I paid with Apple Pay in May",
+     "Dear Sir or Madam, I paid with Apple Pay in May"),
+    ("Вера в ваш банк пропала", "Вера в ваш банк пропала"),
 ]
+
+# Every case and written form of one ФИО (and of the name alone), with the NER
+# layer: the model and dictionary find the forms no pattern describes ("у Петрова").
+FIO_FORMS = {
+    "nom": ("Иванова Анна Сергеевна", "Анна Сергеевна", "Анна Иванова", "Иванова А.С."),
+    "gen": ("Ивановой Анны Сергеевны", "Анны Сергеевны", "Анны Ивановой", "Ивановой А. С."),
+    "dat": ("Ивановой Анне Сергеевне", "Анне Сергеевне", "Анне Ивановой", "А.С. Ивановой"),
+    "acc": ("Иванову Анну Сергеевну", "Анну Сергеевну", "Анну Иванову", "Иванову А.С."),
+    "ins": ("Ивановой Анной Сергеевной", "Анной Сергеевной", "Анной Ивановой", "А. С. Ивановой"),
+    "prep": ("Ивановой Анне Сергеевне", "Анне Сергеевне", "Анне Ивановой", "Ивановой А.С."),
+}
+FIO_MALE = {
+    "nom": "Петров Пётр Николаевич", "gen": "Петрова Петра Николаевича",
+    "dat": "Петрову Петру Николаевичу", "acc": "Петрова Петра Николаевича",
+    "ins": "Петровым Петром Николаевичем", "prep": "Петрове Петре Николаевиче",
+}
+CONTEXTS = {
+    "nom": "{} просит вернуть деньги", "gen": "Заявление от {} не рассмотрено",
+    "dat": "Передайте {} документы", "acc": "Оформите доверенность на {}",
+    "ins": "Договор оформлен с {} в прошлом году", "prep": "Данные об {} неверные",
+}
+
+
+@pytest.mark.parametrize("case", sorted(FIO_FORMS))
+@pytest.mark.parametrize("names", ["rules", pytest.param("ner", marks=needs_ner)])
+def test_every_case_and_form_of_a_full_name(case, names):
+    redactor = PIIRedactor(names=names)
+    for name in (*FIO_FORMS[case], FIO_MALE[case]):
+        text = CONTEXTS[case].format(name)
+        assert redactor.redact(text) == CONTEXTS[case].format("<NAME>"), text
+
+
+@needs_ner
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Я был у Петрова вчера в отделении", "Я был у <NAME> вчера в отделении"),
+    ("Дмитрий, тел +7 912 827 42 43", "<NAME>, тел <PHONE>"),
+    ("Прошу разобраться с оператором Артём, хамство",
+     "Прошу разобраться с оператором <NAME>, хамство"),
+    ("Передайте Петрову, что карта готова", "Передайте <NAME>, что карта готова"),
+    ("Доставка на ул. Ленина, 5 опоздала", "Доставка на ул. Ленина, 5 опоздала"),
+    ("Сбербанк Онлайн не работает, а в Тинькофф всё работает",
+     "Сбербанк Онлайн не работает, а в Тинькофф всё работает"),
+])
+def test_names_only_ner_finds(text, expected):
+    assert PIIRedactor(names="ner").redact(text) == expected
+    if expected != text:
+        assert PIIRedactor(names="rules").redact(text) != expected
+
+
+@needs_ner
+def test_natasha_outputs_are_pinned():
+    """The model and dictionary the NER layer relies on, on a few sentences (natasha
+    1.6.0): an upgrade that changes them fails here first."""
+    from natasha import MorphVocab, NewsEmbedding, NewsNERTagger
+
+    ner = NewsNERTagger(NewsEmbedding())
+    found = {
+        text: [(s.type, text[s.start:s.stop]) for s in ner(text).spans]
+        for text in ("Прошу передать Ивановой А.С. документы", "Я был у Петрова вчера",
+                     "Сбербанк Онлайн не работает", "Здравствуйте Ввожу код из смс")
+    }
+    assert found == {
+        "Прошу передать Ивановой А.С. документы": [("PER", "Ивановой А.С.")],
+        "Я был у Петрова вчера": [("PER", "Петрова")],
+        "Сбербанк Онлайн не работает": [("ORG", "Сбербанк Онлайн")],
+        "Здравствуйте Ввожу код из смс": [("PER", "Здравствуйте Ввожу")],
+    }
+    morph = MorphVocab()
+    assert str(morph.tag("Дмитрий")[0]) == "NOUN,anim,masc,Name sing,nomn"
+    assert "Surn" in str(morph.tag("Петрова")[0])
+    assert "Name" not in str(morph.tag("Здравствуйте")[0])
+
+
+def test_names_mode_is_validated():
+    with pytest.raises(ConfigurationError, match="names must be one of"):
+        PIIRedactor(names="spacy")
+    assert repr(PIIRedactor(names="rules")) == "PIIRedactor(names='rules')"
+    assert PIIRedactor(names="rules") != PIIRedactor()
+
+
+def test_account_checks():
+    assert account_key_valid("30101810400000000225", "044525225")  # Sberbank's
+    assert not account_key_valid("30101810400000000226", "044525225")
+    assert account_prefix_valid("40817810099910004312")
+    assert account_prefix_valid("42301978000000000001")
+    assert not account_prefix_valid("30101810400000000225")  # a bank's own
+    assert not account_prefix_valid("40817123099910004312")  # 123 is no currency
+    assert not account_prefix_valid("4081781009991000431")
 
 
 @pytest.mark.parametrize(("text", "expected"), ADVERSARIAL)
@@ -350,11 +495,24 @@ def test_no_luhn_valid_16_digit_run_survives(text):
         assert not (len(run) == 16 and luhn_valid(run)), (text, out)
 
 
+NUMBER_TYPES = [t for t in PII_TYPES if t != "NAME"]
+
+
 @PROPERTY_SETTINGS
 @given(st.text().filter(lambda t: "@" not in t and not re.search(r"\d", t)))
 def test_text_without_digits_or_at_is_unchanged(text):
-    assert redact_pii(text) == text
-    assert find_pii(text) == []
+    assert redact_pii(text, types=NUMBER_TYPES) == text
+    assert find_pii(text, types=NUMBER_TYPES) == []
+
+
+@PROPERTY_SETTINGS
+@given(st.text(alphabet="абвгдеёжзийклмнопрстуфхцчшщъыьэюя .,!?-\n"))
+def test_lower_case_text_without_cues_keeps_its_words(text):
+    # No capital, no cue word ("меня зовут", "ип", "с уважением" ...), no
+    # patronymic or initials: nothing looks like a name.
+    cues = (names._CUE_STRONG, names._CUE_WEAK, names._CUE_PAIR, names._CUE_STAFF)
+    if not any(c.search(text) for c in cues) and not re.search(r"вич|вн[аыеу]|\w\.", text):
+        assert redact_pii(text) == text
 
 
 # ---------------------------------------------------------------------------
@@ -369,6 +527,7 @@ TEXT_200 = (
 
 def test_short_text_is_fast():
     # Tens of microseconds on a desktop; the bound leaves room for slow CI.
+    redact_pii(TEXT_200 + " Иванова Анна")  # loads the NER model, once per process
     n = 200
     start = time.process_time()
     for _ in range(n):
@@ -397,6 +556,12 @@ def _adversarial_inputs() -> dict[str, str]:
         "iban-ish": "DE89 " * (n // 5),
         "labels": "паспорт 45 06 " * (n // 14),
         "labelled-numbers": "заказ № 1234567890 тел " * (n // 23),
+        "accounts": "р/с 40817810099910004312 " * (n // 25),
+        "surnames": "Иванов " * (n // 7),
+        "initials": "А. " * (n // 3),
+        "patronymics": "Анна Сергеевна " * (n // 15),
+        "cues": "меня зовут " * (n // 11),
+        "capitalised": "Мама Мыла Раму " * (n // 15),
     }
 
 

@@ -50,6 +50,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from ..exceptions import ConfigurationError
+from .names import NAME_MODES, find_names, ner_available
 
 __all__ = [
     "PII_TYPES",
@@ -62,10 +63,14 @@ __all__ = [
     "inn_valid",
     "snils_valid",
     "iban_valid",
+    "account_key_valid",
+    "account_prefix_valid",
 ]
 
 #: Supported entity types, in tie-breaking priority order (first wins).
-PII_TYPES: tuple[str, ...] = ("EMAIL", "IBAN", "CARD", "SNILS", "PASSPORT", "INN", "PHONE")
+PII_TYPES: tuple[str, ...] = (
+    "EMAIL", "IBAN", "ACCOUNT", "CARD", "SNILS", "PASSPORT", "INN", "PHONE", "NAME",
+)
 
 _PRIORITY = {name: rank for rank, name in enumerate(PII_TYPES)}
 
@@ -188,6 +193,75 @@ def iban_valid(iban: str) -> bool:
         return False
     rearranged = iban[4:] + iban[:4]
     return int("".join(str(int(ch, 36)) for ch in rearranged)) % 97 == 1
+
+
+# ISO 4217 numeric currency codes, and 810, the pre-1998 rouble code Russian
+# banks still put in rouble accounts. Digits 6-8 of an account are its currency.
+_CURRENCY_CODES = frozenset("""
+008 012 032 036 044 048 050 051 052 060 064 068 072 084 090 096 104 108 116 124 132 136 144
+152 156 170 174 188 192 203 208 214 222 230 232 238 242 262 270 292 320 324 328 332 340 344
+348 352 356 360 364 368 376 388 392 396 398 400 404 408 410 414 417 418 422 426 430 434 446
+454 458 462 480 484 496 498 504 512 516 524 532 533 548 554 558 566 578 586 590 598 600 604
+608 634 643 646 654 682 690 702 704 706 710 728 748 752 756 760 764 776 780 784 788 800 807
+810 818 826 834 840 858 860 882 886 901 924 925 926 927 928 929 930 933 934 936 938 940 941
+943 944 946 947 948 949 950 951 952 953 955 956 957 958 959 960 961 962 963 964 965 967 968
+969 970 971 972 973 976 977 978 979 980 981 984 985 986 990 994 997 999
+""".split())
+
+_ACCOUNT_KEY_WEIGHTS = (7, 1, 3) * 8
+
+
+def account_key_valid(account: str, bik: str) -> bool:
+    """Whether a 20-digit Russian bank account passes the control key for a BIK.
+
+    The Bank of Russia's rule: the last three digits of the BIK (for an
+    account opened in a bank) or ``"0"`` and its 5th-6th digits (for a
+    correspondent account at the Bank of Russia) are put before the
+    account; the digits, weighted 7, 1, 3, 7, 1, 3 ..., must sum to a
+    multiple of 10.
+
+    Parameters
+    ----------
+    account : str
+        20 decimal digits.
+    bik : str
+        The bank's 9-digit BIK.
+
+    Returns
+    -------
+    bool
+        True when either form of the key is right.
+
+    Examples
+    --------
+    >>> account_key_valid("30101810400000000225", "044525225")
+    True
+    """
+    if len(account) != 20 or len(bik) != 9 or not (account + bik).isdecimal():
+        return False
+    for prefix in (bik[-3:], "0" + bik[4:6]):
+        digits = prefix + account
+        if sum(int(c) * w for c, w in zip(digits, _ACCOUNT_KEY_WEIGHTS)) % 10 == 0:
+            return True
+    return False
+
+
+def account_prefix_valid(account: str) -> bool:
+    """Whether a 20-digit number reads as a Russian client bank account.
+
+    Its first five digits must be a balance account of the section for
+    operations with clients (401-479 in the Bank of Russia's chart of
+    accounts: 40817 individuals, 40802 sole traders, 40702 companies, 423
+    deposits, 455 loans ...) and digits 6-8 a currency code (810 or 643 for
+    roubles, 840, 978, 156 ...). One random 20-digit number in about seventy
+    passes. Banks' own accounts (correspondent 30101 ...) do not.
+    """
+    return (
+        len(account) == 20
+        and account.isdecimal()
+        and 401 <= int(account[:3]) <= 479
+        and account[5:8] in _CURRENCY_CODES
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -755,12 +829,78 @@ def _classify_run(scan: _Scan, start: int, end: int, d: str) -> str | None:
     return None
 
 
+# Chains of digit groups joined by one space, dash or dot; 20-digit accounts are
+# found among their runs of whole groups ("40817 810 0 9999 1000431").
+_ACCOUNT_CHAIN_RE = re.compile(r"(?<!\d)(?=[\d \u00a0\-.]{20})\d+(?:[ \u00a0\-.]\d+)*")
+# Every Russian BIK starts with 04.
+_BIK_RE = re.compile(r"(?<!\d)04\d{7}(?!\d)")
+# The nearest of these words before a 20-digit number says what it is: an
+# account ("р/с", "счёт", "account"), a bank's correspondent account, or a
+# 20-digit code that is not an account (budget classification code, payment
+# identifier, tracking or order number).
+_ACCOUNT_WORDS_RE = re.compile(
+    r"(?<![^\W\d_])(?:(?P<acc>сч[её]т\w*|р/сч?|л/сч?|расч[её]тн\w*|лицев\w*|реквизит\w*"
+    r"|account\w*|acc|a/c)|(?P<corr>к/сч?|корр\w*|corr\w*)"
+    r"|(?P<neg>кбк|kbk|уин|uin|уип|октмо|oktmo|штрих\w*|barcode|трек\w*|track\w*|заказ\w*"
+    r"|order\w*|накладн\w*|операци\w*|transaction\w*|идентификатор\w*|квитанци\w*|чек\w*"
+    r"|receipt\w*))(?![^\W\d_])"
+)
+# Groupings of the 20 digits other than runs of three or more: balance
+# account, currency, key, branch, number.
+_ACCOUNT_GROUPINGS = {(5, 3, 1, 4, 7), (5, 3, 1, 11), (3, 2, 3, 1, 4, 7)}
+
+
+def _account_word(scan: _Scan, start: int) -> str | None:
+    found = None
+    for m in _ACCOUNT_WORDS_RE.finditer(scan.lower, max(0, start - _WINDOW), start):
+        found = m.lastgroup
+    return found
+
+
+def _is_account(scan: _Scan, start: int, end: int, digits: str, biks: list[str]) -> bool:
+    """Whether a 20-digit number is a client's bank account (see the module notes)."""
+    if digits[0] == "3" or scan.is_amount(start, end):
+        return False  # section 3 holds banks' own and interbank accounts
+    word = _account_word(scan, start)
+    if word == "neg":
+        return False
+    if any(account_key_valid(digits, bik) for bik in biks):
+        return True
+    return account_prefix_valid(digits) or word == "acc"
+
+
+def _accounts(scan: _Scan) -> Iterator[_Cand]:
+    biks: list[str] | None = None
+    for m in scan.finditer(_ACCOUNT_CHAIN_RE, 20):
+        chain = m.group()
+        base = m.start()
+        spans = [g.span() for g in _GROUPS.finditer(chain)]
+        for i in range(len(spans)):
+            total = 0
+            j = i
+            while j < len(spans) and total < 20:
+                total += spans[j][1] - spans[j][0]
+                j += 1
+            if total != 20:
+                continue
+            sizes = tuple(b - a for a, b in spans[i:j])
+            if min(sizes) < 3 and sizes not in _ACCOUNT_GROUPINGS:
+                continue
+            if biks is None:
+                biks = _BIK_RE.findall(scan.text)
+            digits = "".join(chain[a:b] for a, b in spans[i:j])
+            start, end = base + spans[i][0], base + spans[j - 1][1]
+            if _is_account(scan, start, end, digits, biks):
+                yield "ACCOUNT", start, end
+
+
 _Generator = Callable[[_Scan], Iterator[_Cand]]
 
 # Which generators serve which type; a redactor runs only those it needs.
 _GENERATORS: Mapping[str, tuple[_Generator, ...]] = {
     "EMAIL": (_emails,),
     "IBAN": (_ibans,),
+    "ACCOUNT": (_accounts,),
     "CARD": (_cards, _runs),
     "SNILS": (_snils, _runs),
     "PASSPORT": (_passports,),
@@ -770,15 +910,15 @@ _GENERATORS: Mapping[str, tuple[_Generator, ...]] = {
 
 # Generators that only look inside digit zones.
 _ZONED = frozenset(
-    {_ibans, _cards, _snils, _passports, _ru_phones, _intl_phones, _nanp_phones, _zero_phones,
-     _local_phones, _runs}
+    {_ibans, _accounts, _cards, _snils, _passports, _ru_phones, _intl_phones, _nanp_phones,
+     _zero_phones, _local_phones, _runs}
 )
 
 
 def _generators_for(types: frozenset[str]) -> tuple[_Generator, ...]:
     seen: dict[_Generator, None] = {}
     for t in PII_TYPES:
-        if t in types:
+        if t in types and t in _GENERATORS:
             for g in _GENERATORS[t]:
                 seen.setdefault(g, None)
     return tuple(seen)
@@ -810,13 +950,26 @@ class PIIRedactor:
     ----------
     types : iterable of str or None, default=None
         Entity types to detect, a subset of :data:`PII_TYPES`
-        (``"EMAIL"``, ``"IBAN"``, ``"CARD"``, ``"SNILS"``, ``"PASSPORT"``,
-        ``"INN"``, ``"PHONE"``); None means all of them.
+        (``"EMAIL"``, ``"IBAN"``, ``"ACCOUNT"``, ``"CARD"``, ``"SNILS"``,
+        ``"PASSPORT"``, ``"INN"``, ``"PHONE"``, ``"NAME"``); None means all
+        of them.
+    names : {"auto", "rules", "ner"}, default="auto"
+        How person names are found (see :mod:`~sklearn_llmcluster.privacy.names`):
+        ``"rules"`` with patterns only, ``"ner"`` with natasha's Russian NER
+        model and dictionary as well (``pip install sklearn-llmcluster[ner]``),
+        ``"auto"`` with NER when natasha is installed.
+
+    Raises
+    ------
+    ConfigurationError
+        For an unknown type or ``names`` value, and for ``names="ner"``
+        when natasha is not installed.
 
     Notes
     -----
     An instance holds only its configuration: it is safe to share between
-    threads and can be pickled. Placeholders are ``"<" + type + ">"``.
+    threads and can be pickled (the NER model is loaded once per process, on
+    first use, and never pickled). Placeholders are ``"<" + type + ">"``.
 
     Examples
     --------
@@ -826,20 +979,38 @@ class PIIRedactor:
     '<EMAIL>, 89123456789'
     """
 
-    def __init__(self, types: Iterable[str] | str | None = None) -> None:
+    def __init__(self, types: Iterable[str] | str | None = None, names: str = "auto") -> None:
         self.types = _normalise_types(types)
+        if names not in NAME_MODES:
+            raise ConfigurationError(
+                f"names must be one of {list(NAME_MODES)}, got {names!r}."
+            )
+        if names == "ner" and not ner_available():
+            raise ConfigurationError(
+                "names='ner' needs natasha: pip install sklearn-llmcluster[ner]"
+            )
+        self.names = names
         self._generators = _generators_for(self.types)
 
     def __repr__(self) -> str:
-        if self.types == frozenset(PII_TYPES):
-            return "PIIRedactor()"
-        return f"PIIRedactor(types={[t for t in PII_TYPES if t in self.types]!r})"
+        args = []
+        if self.types != frozenset(PII_TYPES):
+            args.append(f"types={[t for t in PII_TYPES if t in self.types]!r}")
+        if self.names != "auto":
+            args.append(f"names={self.names!r}")
+        return f"PIIRedactor({', '.join(args)})"
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, PIIRedactor) and other.types == self.types
+        return (isinstance(other, PIIRedactor) and other.types == self.types
+                and other.names == self.names)
 
     def __hash__(self) -> int:
-        return hash(self.types)
+        return hash((self.types, self.names))
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # Redactors pickled before names existed.
+        state.setdefault("names", "auto")
+        self.__dict__.update(state)
 
     def find(self, text: str) -> list[Match]:
         """Detect personal data in ``text``.
@@ -859,17 +1030,20 @@ class PIIRedactor:
         return self._find(text, None)
 
     def _find(self, text: str, focus: Sequence[tuple[int, int]] | None) -> list[Match]:
-        if "@" not in text and _ANY_DIGIT.search(text) is None:
-            return []
         types = self.types
-        scan = _Scan(text, focus)
         candidates: set[_Cand] = set()
-        for generate in self._generators:
-            if not scan.zones and generate in _ZONED:
-                continue
-            for cand in generate(scan):
-                if cand[0] in types:
-                    candidates.add(cand)
+        if "NAME" in types:
+            # Names are looked for in the whole text on every pass: a model
+            # reads the sentence, not a window around what was replaced.
+            candidates.update(("NAME", s, e) for s, e in find_names(text, self.names))
+        if "@" in text or _ANY_DIGIT.search(text) is not None:
+            scan = _Scan(text, focus)
+            for generate in self._generators:
+                if not scan.zones and generate in _ZONED:
+                    continue
+                for cand in generate(scan):
+                    if cand[0] in types:
+                        candidates.add(cand)
         if not candidates:
             return []
         ordered = sorted(candidates, key=lambda c: (c[1] - c[2], _PRIORITY[c[0]], c[1]))
@@ -908,7 +1082,9 @@ class PIIRedactor:
             personal data.
         """
         matches = self._find(text, None)
-        # Each pass removes at least one digit or '@', so this terminates.
+        # Each pass removes at least one digit, '@' or letter outside a
+        # placeholder (names touching a placeholder are not found), so this
+        # terminates.
         while matches:
             parts = []
             replaced = []

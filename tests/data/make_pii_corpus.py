@@ -3,10 +3,15 @@
 Every line is ``{"text": ..., "entities": [{"type", "start", "end"}, ...]}``.
 Texts are contact-centre requests in Russian and English built from
 hand-written templates; identifiers are generated here with valid checksums
-(Luhn cards, mod-97 IBANs, SNILS and INN check digits). Many texts carry only
-hard negatives: amounts, dates, times, order, contract, tracking and company
-registration numbers, IMEIs, Luhn-invalid card-like numbers, INN and SNILS
-with wrong check digits.
+(Luhn cards, mod-97 IBANs, SNILS and INN check digits, bank accounts with the
+control key of a BIK). Person names (``NAME``) come in every case and written
+form of a Russian full name (Иванова Анна Сергеевна, Ивановой А.С.,
+А. С. Иванова, Анне Сергеевне ...), as signatures and as English names. Many
+texts carry only hard negatives: amounts, dates, times, order, contract,
+tracking and company registration numbers, IMEIs, Luhn-invalid card-like
+numbers, INN and SNILS with wrong check digits, correspondent accounts, budget
+codes and other 20-digit numbers, and words that look like names (flowers,
+brands, towns, months, streets named after people).
 
 An entity span runs from the first to the last character of the identifier
 ("4506 номер 123456" for "серия 4506 номер 123456"); label words such as
@@ -364,6 +369,10 @@ NAMES_EN = ["John Smith", "Emily Brown", "Michael Wilson", "Sarah Taylor"]
 COMPANIES = ["Ромашка", "СтройИнвест", "Вектор", "Альфа-Трейд", "ТехноСервис", "Север"]
 CITIES = ["Москва", "Санкт-Петербург", "Казань", "Екатеринбург", "Новосибирск", "Самара"]
 STREETS = ["Ленина", "Гагарина", "Мира", "Садовая", "Пушкина", "Советская"]
+BRANDS = ["Сбербанк Онлайн", "Тинькофф", "Альфа-Банк", "Магнит", "Пятёрочка", "Яндекс Маркет",
+          "МегаФон", "Билайн", "Мир Pay", "Почта России", "Госуслуги", "Ростелеком", "Лента"]
+BRANDS_EN = ["Apple Pay", "Google Pay", "Amazon Prime", "Visa Gold", "Samsung Pay", "PayPal",
+             "New York", "Western Union"]
 
 
 def amount() -> str:
@@ -445,8 +454,183 @@ def ogrn() -> str:
     return rng.choice(["1", "5"]) + digits(12)
 
 
-def account20() -> str:
-    return rng.choice(["40817810", "40702810", "30101810"]) + digits(12)
+# ---------------------------------------------------------------------------
+# Russian bank accounts
+# ---------------------------------------------------------------------------
+
+# Client balance accounts: individuals, non-residents, sole traders, companies,
+# deposits, loans.
+BALANCE = ["40817", "40817", "40817", "40820", "42301", "42305", "42307", "40802", "40702",
+           "45507", "40703"]
+CURRENCY = ["810", "810", "810", "643", "840", "978", "156"]
+ACCOUNT_W = (7, 1, 3) * 8
+last_bik = ["044525225"]
+
+
+def bik() -> str:
+    value = "04" + digits(7)
+    last_bik[0] = value
+    return value
+
+
+def account_number(bik_value: str | None = None) -> str:
+    """A client account whose control key is right for ``bik_value`` (a random BIK if None)."""
+    bik_value = bik_value or "04" + digits(7)
+    body = rng.choice(BALANCE) + rng.choice(CURRENCY)
+    rest = rng.choice(["0000", "3800", "5500", "4000", digits(4)]) + digits(7)
+    for key in "0123456789":
+        number = body + key + rest
+        if sum(int(c) * w for c, w in zip(bik_value[-3:] + number, ACCOUNT_W)) % 10 == 0:
+            return number
+    raise AssertionError("unreachable")
+
+
+def format_account(number: str) -> str:
+    return rng.choice([
+        number, number, number,
+        " ".join(number[i:i + 4] for i in range(0, 20, 4)),
+        f"{number[:5]} {number[5:8]} {number[8]} {number[9:13]} {number[13:]}",
+        f"{number[:5]}.{number[5:8]}.{number[8]}.{number[9:13]}.{number[13:]}",
+    ])
+
+
+def account() -> str:
+    return format_account(account_number())
+
+
+def account_with_bik() -> str:
+    """An account belonging to the BIK written just before it in the template."""
+    return format_account(account_number(last_bik[0]))
+
+
+def corr_account() -> str:
+    """A bank's correspondent account at the Bank of Russia: public, not personal."""
+    return "30101810" + digits(1) + "0000000" + digits(4, "0123456789")
+
+
+def not_account20() -> str:
+    """20-digit numbers that are not client accounts."""
+    return rng.choice([
+        "182" + digits(17),  # budget classification code (КБК) of the tax service
+        "188" + digits(17),  # fine payment identifier (УИН)
+        "0310064300000001" + digits(4),  # treasury account
+        digits(20, "56789"),
+    ])
+
+
+# ---------------------------------------------------------------------------
+# Person names
+# ---------------------------------------------------------------------------
+
+CASES = ("nom", "gen", "dat", "acc", "ins", "prep")
+# Surnames that decline like Иванов (masculine; feminine adds -а).
+SURNAMES_OV = ["Иванов", "Петров", "Смирнов", "Кузнецов", "Попов", "Васильев", "Соколов",
+               "Михайлов", "Новиков", "Фёдоров", "Морозов", "Волков", "Лебедев", "Семёнов",
+               "Егоров", "Козлов", "Никитин", "Зайцев", "Соловьёв", "Гусейнов", "Абдуллаев",
+               "Кудрявцев", "Ильин", "Сорокин", "Нигматуллин", "Галкин", "Хасанов", "Белоусов"]
+SURNAMES_SKY = ["Достоевск", "Вишневск", "Троицк", "Заборовск"]
+SURNAMES_FIXED = ["Шевченко", "Бондаренко", "Черных", "Седых", "Ким", "Цой"]
+
+
+def surname(gender: str, case: str) -> str:
+    kind = rng.random()
+    if kind < 0.75:
+        stem = rng.choice(SURNAMES_OV)
+        if gender == "m":
+            return stem + {"nom": "", "gen": "а", "dat": "у", "acc": "а", "ins": "ым",
+                           "prep": "е"}[case]
+        return stem + {"nom": "а", "gen": "ой", "dat": "ой", "acc": "у", "ins": "ой",
+                       "prep": "ой"}[case]
+    if kind < 0.88:
+        stem = rng.choice(SURNAMES_SKY)
+        if gender == "m":
+            return stem + {"nom": "ий", "gen": "ого", "dat": "ому", "acc": "ого", "ins": "им",
+                           "prep": "ом"}[case]
+        return stem + {"nom": "ая", "gen": "ой", "dat": "ой", "acc": "ую", "ins": "ой",
+                       "prep": "ой"}[case]
+    return rng.choice(SURNAMES_FIXED)
+
+
+# First names: (nominative, stem, declension class).
+FIRST_M = [("Иван", "Иван", "c"), ("Руслан", "Руслан", "c"), ("Артём", "Артём", "c"),
+           ("Олег", "Олег", "c"), ("Денис", "Денис", "c"), ("Максим", "Максим", "c"),
+           ("Михаил", "Михаил", "c"), ("Павел", "Павл", "c"), ("Пётр", "Петр", "c"),
+           ("Сергей", "Серге", "j"), ("Алексей", "Алексе", "j"), ("Андрей", "Андре", "j"),
+           ("Николай", "Никола", "j"), ("Дмитрий", "Дмитри", "ij"), ("Юрий", "Юри", "ij"),
+           ("Игорь", "Игор", "j"), ("Тимур", "Тимур", "c"), ("Владимир", "Владимир", "c")]
+FIRST_F = [("Анна", "Анн", "a"), ("Елена", "Елен", "a"), ("Ольга", "Ольг", "ga"),
+           ("Ирина", "Ирин", "a"), ("Светлана", "Светлан", "a"), ("Екатерина", "Екатерин", "a"),
+           ("Татьяна", "Татьян", "a"), ("Людмила", "Людмил", "a"), ("Алина", "Алин", "a"),
+           ("Мария", "Мари", "ia"), ("Юлия", "Юли", "ia"), ("Ксения", "Ксени", "ia"),
+           ("Виктория", "Виктори", "ia"), ("Наталья", "Наталь", "ja"), ("Дарья", "Дарь", "ja")]
+ENDINGS = {
+    "c": {"nom": "", "gen": "а", "dat": "у", "acc": "а", "ins": "ом", "prep": "е"},
+    "j": {"nom": None, "gen": "я", "dat": "ю", "acc": "я", "ins": "ем", "prep": "е"},
+    "ij": {"nom": None, "gen": "я", "dat": "ю", "acc": "я", "ins": "ем", "prep": "и"},
+    "a": {"nom": "а", "gen": "ы", "dat": "е", "acc": "у", "ins": "ой", "prep": "е"},
+    "ga": {"nom": "а", "gen": "и", "dat": "е", "acc": "у", "ins": "ой", "prep": "е"},
+    "ia": {"nom": "я", "gen": "и", "dat": "и", "acc": "ю", "ins": "ей", "prep": "и"},
+    "ja": {"nom": "я", "gen": "и", "dat": "е", "acc": "ю", "ins": "ей", "prep": "е"},
+}
+# Patronymics are built on these: Иванович/Ивановна, Сергеевич/Сергеевна ...
+FATHERS = ["Иванов", "Сергеев", "Алексеев", "Дмитриев", "Андреев", "Николаев", "Михайлов",
+           "Павлов", "Петров", "Викторов", "Владимиров", "Александров", "Юрьев", "Олегов",
+           "Игорев"]
+
+
+def first_name(gender: str, case: str) -> str:
+    nom, stem, kind = rng.choice(FIRST_M if gender == "m" else FIRST_F)
+    ending = ENDINGS[kind][case]
+    return nom if ending is None else stem + ending
+
+
+def patronymic(gender: str, case: str) -> str:
+    base = rng.choice(FATHERS)
+    if gender == "m":
+        return base + "ич" + {"nom": "", "gen": "а", "dat": "у", "acc": "а", "ins": "ем",
+                              "prep": "е"}[case]
+    return base + "н" + {"nom": "а", "gen": "ы", "dat": "е", "acc": "у", "ins": "ой",
+                         "prep": "е"}[case]
+
+
+def initial(gender: str) -> str:
+    return rng.choice("АБВГДЕИКЛМНОПРСТЮ") + "."
+
+
+def fio(case: str, forms: tuple[str, ...] | None = None) -> str:
+    """A Russian name in one of its written forms, in ``case``."""
+    g = rng.choice("mf")
+    form = rng.choice(forms or ("full", "full", "first_patr", "first_last", "last_first",
+                                "last_initials", "initials_last", "last_initial"))
+    if form == "full":
+        return f"{surname(g, case)} {first_name(g, case)} {patronymic(g, case)}"
+    if form == "first_patr":
+        return f"{first_name(g, case)} {patronymic(g, case)}"
+    if form == "first_last":
+        return f"{first_name(g, case)} {surname(g, case)}"
+    if form == "last_first":
+        return f"{surname(g, case)} {first_name(g, case)}"
+    if form == "last_initials":
+        sep = rng.choice(["", " "])
+        return f"{surname(g, case)} {initial(g)}{sep}{initial(g)}"
+    if form == "initials_last":
+        sep = rng.choice(["", " "])
+        return f"{initial(g)}{sep}{initial(g)} {surname(g, case)}"
+    if form == "last_initial":
+        return f"{surname(g, case)} {initial(g)}"
+    if form == "last":
+        return surname(g, case)
+    return first_name(g, case)
+
+
+EN_FIRST = ["John", "Emily", "Michael", "Sarah", "David", "Laura", "James", "Olivia", "Daniel",
+            "Jessica", "Robert", "Hannah", "Chris", "Megan"]
+EN_LAST = ["Smith", "Johnson", "Brown", "Taylor", "Wilson", "Davies", "Evans", "Thomas",
+           "Roberts", "O'Brien", "McDonald", "Walker", "Wright", "Harris"]
+
+
+def en_full() -> str:
+    return f"{rng.choice(EN_FIRST)} {rng.choice(EN_LAST)}"
 
 
 def misc_number() -> str:
@@ -486,6 +670,22 @@ ENTITY_SLOTS: dict[str, tuple[str, Callable[[], str]]] = {
     "INN": ("INN", inn),
     "INN10": ("INN", inn10),
     "INN12": ("INN", inn12),
+    "ACCOUNT": ("ACCOUNT", account),
+    "ACCOUNT20": ("ACCOUNT", account_with_bik),
+    "NAME": ("NAME", lambda: rng.choice(NAMES)),
+    "NAME_EN": ("NAME", lambda: rng.choice(NAMES_EN)),
+    **{f"FIO_{c.upper()}": ("NAME", lambda c=c: fio(c)) for c in CASES},
+    "FIO_FULL": ("NAME", lambda: fio("nom", ("full",))),
+    "SURNAME_GEN": ("NAME", lambda: fio("gen", ("last",))),
+    "SURNAME_DAT": ("NAME", lambda: fio("dat", ("last",))),
+    "FIRST": ("NAME", lambda: fio("nom", ("first",))),
+    "FIRST_INS": ("NAME", lambda: fio("ins", ("first",))),
+    "FIRST_DAT": ("NAME", lambda: fio("dat", ("first",))),
+    "SIGN": ("NAME", lambda: fio("nom", ("last_initials", "last_initial", "first", "first_last",
+                                         "full"))),
+    "EN_FULL": ("NAME", en_full),
+    "EN_FIRST": ("NAME", lambda: rng.choice(EN_FIRST)),
+    "EN_LAST": ("NAME", lambda: rng.choice(EN_LAST)),
 }
 
 FILLER_SLOTS: dict[str, Callable[[], str]] = {
@@ -506,14 +706,18 @@ FILLER_SLOTS: dict[str, Callable[[], str]] = {
     "BADINN": lambda: inn10(valid=False) if rng.random() < 0.5 else inn12(valid=False),
     "IMEI": imei,
     "OGRN": ogrn,
-    "ACCOUNT20": account20,
+    "CORR": corr_account,
+    "NOT_ACCOUNT20": not_account20,
+    "RAND20": lambda: digits(20, "123456789"),
     "KPP": lambda: rng.choice(REGIONS) + digits(2) + "01001",
-    "BIK": lambda: "04" + digits(7),
+    "BIK": bik,
     "RAND10": lambda: digits(10, "12345678"),
     "MISC": misc_number,
     "TARIFF": lambda: rng.choice(TARIFFS),
-    "NAME": lambda: rng.choice(NAMES),
-    "NAME_EN": lambda: rng.choice(NAMES_EN),
+    "FLOWER": lambda: rng.choice(["Роза", "Розы", "Лилия", "Ромашки", "Астры"]),
+    "BRAND": lambda: rng.choice(BRANDS),
+    "BRAND_EN": lambda: rng.choice(BRANDS_EN),
+    "MONTH_CAP": lambda: rng.choice(["Май", "Август", "Март", "Июнь", "Января", "Августа"]),
     "COMPANY": lambda: rng.choice(COMPANIES),
     "CITY": lambda: rng.choice(CITIES),
     "STREET": lambda: rng.choice(STREETS),
@@ -617,6 +821,41 @@ TEMPLATES_RU = [
     "Возврат {AMOUNT} на карту {CARD}, если не получится — на {IBAN}",
     "ИНН {INN12}, телефон {PHONE_RU}, e-mail {EMAIL}",
     "Прошу связаться: {PHONE}, {EMAIL}. По заказу {ORDER} списали {AMOUNT}",
+    # bank accounts
+    "Верните деньги на мой счёт {ACCOUNT}, а не на карту",
+    "Реквизиты для возврата: БИК {BIK}, р/с {ACCOUNT20}, получатель {FIO_NOM}",
+    "Перевод на счёт {ACCOUNT} не дошёл уже {N} дня",
+    "Закройте, пожалуйста, вклад, счёт {ACCOUNT}, остаток переведите на карту {CARD}",
+    "Зарплата приходит на {ACCOUNT}, а в приложении этого счёта нет",
+    "Почему по счёту {ACCOUNT} списали {AMOUNT} комиссии?",
+    "Прошу выдать справку об остатке по счёту № {ACCOUNT} на {DATE}",
+    "Банк получателя: БИК {BIK}, к/с {CORR}, счёт получателя {ACCOUNT20}",
+    "{ACCOUNT} — это мой счёт, на него должны были вернуть {AMOUNT}",
+    "ИП {FIO_NOM}, р/с {ACCOUNT}, прошу подключить эквайринг",
+    # names in every case and form
+    "Меня зовут {FIO_NOM}, не могу войти в личный кабинет",
+    "{FIO_NOM}, договор № {ORDER}. Карта заблокирована, помогите",
+    "Клиент {FIO_FULL}, тел. {PHONE_RU}. Не работает мобильный интернет",
+    "ФИО: {FIO_NOM}. Прошу перевыпустить карту",
+    "Пишет {FIO_NOM}. Товар не подошёл, хочу вернуть деньги",
+    "Прошу проверить платёж от {FIO_GEN}, деньги не дошли",
+    "Заявление от {FIO_GEN} о закрытии счёта",
+    "Я был у {SURNAME_GEN} в отделении, там сказали звонить вам",
+    "Перевёл деньги {FIO_DAT}, а они не дошли",
+    "Передайте {SURNAME_DAT}, что карта готова",
+    "Оформите доверенность на {FIO_ACC}, пожалуйста",
+    "Вчера разговаривал с оператором {FIRST_INS}, вопрос не решён",
+    "Договор оформлен с {FIO_INS}, а платит другой человек",
+    "В договоре неверные данные о {FIO_PREP}, исправьте",
+    "Прошу разобраться с сотрудником {FIRST_INS}, хамство",
+    "Спасибо оператору {FIRST_DAT}, всё быстро решили",
+    "Карта не работает. С уважением, {SIGN}",
+    "Верните деньги за подписку.\nС уважением,\n{SIGN}",
+    "Заказ до сих пор не пришёл, {FIRST}, тел {PHONE_RU}",
+    "Списали дважды за одну покупку. Заранее спасибо, {FIRST}",
+    "Добрый день, {FIRST}! Подскажите, где мой перевод?",
+    "{FIRST}, договор № {ORDER}. Почему не приходит код?",
+    "Оплата не проходит. {FIO_NOM}",
 ]
 
 TEMPLATES_EN = [
@@ -649,6 +888,15 @@ TEMPLATES_EN = [
     "Contact: {NAME_EN}, {PHONE_INTL}, {EMAIL}",
     "Card {CARD} expires {EXP}, can I update it without losing my plan?",
     "please call {PHONE} asap, the internet is down since {TIME}",
+    "Hi, my name is {EN_FULL} and my card was blocked",
+    "My card was charged twice. Regards, {EN_FIRST}",
+    "The refund never arrived.\nBest regards,\n{EN_FULL}",
+    "Thanks, {EN_FIRST}",
+    "Please ask Mr. {EN_LAST} to call me back",
+    "Your agent {EN_FIRST} was very helpful, thank you",
+    "{EN_FULL} here, I can't log in to the app",
+    "Account holder: {EN_FULL}, please update the address",
+    "Please transfer the balance to account {ACCOUNT}",
 ]
 
 NEGATIVES_RU = [
@@ -689,6 +937,26 @@ NEGATIVES_RU = [
     "Оплатил через терминал, в чеке номер операции {RAND10}, а деньги не зачислены",
     "В выписке непонятная строка {RAND10} на {AMOUNT}",
     "Пришло смс с кодом {RAND10}, я ничего не запрашивал",
+    # 20-digit numbers that are not client accounts
+    "Оплатил налог, КБК {NOT_ACCOUNT20}, а задолженность висит",
+    "Штраф оплачен, УИН {NOT_ACCOUNT20}, почему снова пришёл?",
+    "Реквизиты банка: БИК {BIK}, к/с {CORR}",
+    "Номер операции {RAND20}, деньги не зачислены",
+    "Трек-номер {RAND20} не находится на сайте",
+    "Корр. счёт {CORR} в платёжке указан неверно?",
+    # words that look like names
+    "{FLOWER} завяли через день после доставки, верните деньги",
+    "В приложении {BRAND} не проходит оплата с {DATE}",
+    "Перевод из {CITY} не дошёл, отделение в Королёве закрыто",
+    "{MONTH_CAP} оплачен, а долг всё равно показывают",
+    "Вера в ваш сервис пропала, третий раз пишу",
+    "Надежда только на вас, банкомат съел карту",
+    "Доставка на ул. {STREET}, {HOUSE} опоздала на {N} часа",
+    "Магазин {BRAND} не принимает карту Мир",
+    "Здравствуйте, Подскажите пожалуйста как сменить тариф",
+    "Уважаемая поддержка, когда вернут деньги?",
+    "Сбербанк Онлайн не открывается, а в Тинькофф всё работает",
+    "Оплачивал в Пятёрочке на {STREET}, списали дважды",
 ]
 
 NEGATIVES_EN = [
@@ -704,6 +972,12 @@ NEGATIVES_EN = [
     "Reference {ORDER12}, refund of {AMOUNT_EN} pending since {DATE_EN}",
     "The app crashes, {MISC}, since {DATE_EN}",
     "Account {ORDER12} shows a balance of {AMOUNT_EN}",
+    "I paid with {BRAND_EN} on {DATE_EN} and got charged twice",
+    "Dear Sir or Madam, my order is late",
+    "Hi team, the app crashes since {DATE_EN}",
+    "May I change my plan? Will the price go up in May?",
+    "Bill payment failed again, please help",
+    "Rose gold iPhone was out of stock but you charged me",
 ]
 
 
