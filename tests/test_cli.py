@@ -602,7 +602,8 @@ def test_abandoned_output_folder_leaves_nothing_it_created(tmp_path):
 def test_redact_report_shows_placeholders_in_report_html_only(capsys, tmp_path):
     path = tmp_path / "pii.csv"
     texts = [f"card blocked, call +7 912 345-67-{10 + i:02d}" for i in range(8)] + \
-            [f"login fails, mail ivan{i}.petrov@mail.ru" for i in range(8)]
+            [f"login fails, mail ivan{i}.petrov@mail.ru. С уважением, Иванова А.С."
+             for i in range(8)]
     pd.DataFrame({"text": texts}).to_csv(path, index=False)
     out = tmp_path / "o"
     code, _, _ = run_main(capsys, "fit", "-i", path, "--provider", "offline", "-o", out, "-q",
@@ -610,6 +611,7 @@ def test_redact_report_shows_placeholders_in_report_html_only(capsys, tmp_path):
     assert code == 0
     report = (out / "report.html").read_text(encoding="utf-8")
     assert "345-67" not in report and "ivan0.petrov" not in report and "&lt;PHONE&gt;" in report
+    assert "Иванова" not in report  # names too
     assert "345-67" in (out / "assignments.csv").read_text(encoding="utf-8-sig")
     code, _, _ = run_main(capsys, "report", "--model", out / "model.joblib", "-o",
                           tmp_path / "plain.html", "-q")

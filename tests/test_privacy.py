@@ -202,3 +202,49 @@ def test_an_openai_compatible_server_on_localhost_gets_the_text_unchanged():
         bodies = [r.body for r in server.generation_requests()]
     sent = "\n".join(m["content"] for b in bodies for m in b["messages"])
     assert "ivan.petrov@example.com" in sent
+
+
+# -- names -------------------------------------------------------------------------------
+
+NAMED = [
+    "Меня зовут Иванова Анна Сергеевна, карта заблокирована",
+    "Карта заблокирована. С уважением, Петров И.И.",
+    "card blocked, my name is John Smith",
+    "Передайте Кузнецову Сергею Петровичу, что вход не работает",
+    "вход не работает, ФИО: Соколова Мария",
+    "login fails. Regards, Emily",
+]
+NAME_PARTS = ["Иванова", "Анна", "Сергеевна", "Петров", "John", "Smith", "Кузнецов", "Сергею",
+              "Петрович", "Соколова", "Мария", "Emily"]
+
+
+def test_names_never_reach_a_remote_llm_nor_the_log(tmp_path):
+    provider = RecordingProvider(is_remote=True)
+    log = tmp_path / "llm_log.jsonl"
+    model = LLMClusterer(provider=provider, random_state=0, llm_log=log).fit(NAMED)
+    model.predict(NAMED)
+    sent = provider.all_text()
+    assert "\\u003cNAME\\u003e" in sent
+    logged = log.read_text(encoding="utf-8")
+    for part in NAME_PARTS:
+        assert part not in sent and json.dumps(part)[1:-1] not in sent, part
+        assert part not in logged and json.dumps(part)[1:-1] not in logged, part
+    # Locally the texts stay as given.
+    assert any("Иванова Анна Сергеевна" in e for c in model.clusters_ for e in c.examples)
+
+
+def test_offline_features_and_cluster_names_leave_out_names():
+    from sklearn_llmcluster.representation.tfidf import _preprocess
+
+    assert "васильева" not in _preprocess("Пишет Наталья Васильева. Карта заблокирована")
+    assert "smith" not in _preprocess("my name is John Smith, card blocked")
+    # One customer signs requests of three intents (the demo's "мобильный /
+    # васильева / наталья" cluster): her name must not make a cluster or name one.
+    intents = ["карта заблокирована, не могу оплатить", "не приходит смс с кодом для входа",
+               "верните деньги за двойное списание"]
+    texts = [f"{intent} {i}. С уважением, Наталья Васильева" if i % 2 else f"{intent} {i}"
+             for intent in intents for i in range(8)]
+    model = LLMClusterer(provider="offline", random_state=0).fit(texts)
+    assert model.n_clusters_ >= 2
+    for c in model.clusters_:
+        assert "наталья" not in c.name.lower() and "васильев" not in c.name.lower(), c.name

@@ -246,12 +246,15 @@ def test_a_report_for_mailing_can_show_placeholders_instead_of_personal_data():
     from sklearn_llmcluster.testing import ScriptedProvider
 
     texts = ["card 4111 1111 1111 1111 blocked", "card blocked, call +7 912 345-67-89",
-             "login fails, mail ivan.petrov@mail.ru", "login fails again"]
+             "login fails, mail ivan.petrov@mail.ru", "login fails again",
+             "card blocked. Regards, Иванова Анна Сергеевна",
+             "login fails, my name is John Smith"]
     model = LLMClusterer(provider=ScriptedProvider(), random_state=0, min_cluster_size=1)
     model.fit(texts)
     plain, safe = build_report(model), build_report(model, redact_pii=True)
     assert "4111" in plain and "ivan.petrov" in plain  # the default shows texts as given
-    for secret in ("4111", "345-67-89", "ivan.petrov"):
+    assert "Иванова" in plain and "John Smith" in plain
+    for secret in ("4111", "345-67-89", "ivan.petrov", "Иванова", "Сергеевна", "John Smith"):
         assert secret not in safe
-    assert "&lt;CARD&gt;" in safe and "&lt;PHONE&gt;" in safe
+    assert "&lt;CARD&gt;" in safe and "&lt;PHONE&gt;" in safe and "&lt;NAME&gt;" in safe
     assert "4111" in " ".join(e for c in model.clusters_ for e in c.examples)  # model untouched

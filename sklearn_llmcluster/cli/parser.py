@@ -190,9 +190,10 @@ def _report_option(parser: argparse.ArgumentParser) -> None:
                         help="dollars per million prompt and completion tokens, "
                              "for the report's cost line")
     parser.add_argument("--redact-report", action="store_true",
-                        help="show e-mails, phones, cards and other personal data in "
-                             "report.html as placeholders (<PHONE>), for a report that is "
-                             "mailed around; other outputs keep the texts as given")
+                        help="show names, e-mails, phones, cards, accounts and other "
+                             "personal data in report.html as placeholders (<NAME>, <PHONE>), "
+                             "for a report that is mailed around; other outputs keep the "
+                             "texts as given")
 
 
 def build_parser() -> argparse.ArgumentParser:

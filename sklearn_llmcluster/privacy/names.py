@@ -39,7 +39,7 @@ import re
 from bisect import bisect_right
 import threading
 from functools import lru_cache
-from typing import Any
+from typing import Any, Iterator
 
 __all__ = ["NAME_MODES", "find_names", "ner_available"]
 
@@ -58,6 +58,12 @@ _TITLE = rf"(?:{_TITLE_RU}|{_TITLE_EN})"
 _LOWER_WORD = r"[а-яёa-z]{2,}(?:-[а-яёa-z]{2,})?"
 _INITIAL_RU = r"[А-ЯЁ]\."
 _INITIAL_EN = r"[A-Z]\."
+# The same with "no letter before" checked after the first character: a
+# pattern that starts with a character class is scanned for quickly, one that
+# starts with a look-behind is tried at every position.
+_NB = r"(?<![^\W\d_].)"
+_TITLE_RU_B = rf"[А-ЯЁ]{_NB}[а-яё]+(?:-[А-ЯЁ][а-яё]+)?"
+_TITLE_EN_B = rf"[A-Z]{_NB}(?:'[A-Z]|c[A-Z]|ac[A-Z])?[a-z]+(?:-[A-Z][a-z]+)?"
 
 # Endings of Russian (and Ukrainian, Armenian, Georgian) surnames in their
 # case forms: Иванов/Иванова/Ивановой/Ивановым, Пушкин, Достоевский/-ая,
@@ -108,23 +114,25 @@ _NOT_PATRONYMIC = re.compile(
 
 # Surname + initials ("Иванова А.С.", "Ивановой А. С.", "Иванова А."), initials +
 # surname ("А.С. Иванова", "А. Иванова"), and the Latin forms.
-_SURNAME_INITIALS = re.compile(
-    rf"{_B}(?P<surname>{_TITLE_RU}){_SP}+{_INITIAL_RU}(?:{_SP}?{_INITIAL_RU})?"
-    rf"|{_B}(?P<surname_en>{_TITLE_EN}){_SP}+{_INITIAL_EN}(?:{_SP}?{_INITIAL_EN})?"
+_SURNAME_INITIALS = (
+    re.compile(rf"(?P<surname>{_TITLE_RU_B}){_SP}+{_INITIAL_RU}(?:{_SP}?{_INITIAL_RU})?"),
+    re.compile(rf"(?P<surname>{_TITLE_EN_B}){_SP}+{_INITIAL_EN}(?:{_SP}?{_INITIAL_EN})?"),
 )
-_INITIALS_SURNAME = re.compile(
-    rf"{_B}(?P<initials>{_INITIAL_RU}(?:{_SP}?{_INITIAL_RU})?){_SP}?(?P<surname>{_TITLE_RU}){_E}"
-    rf"|{_B}(?P<initials_en>{_INITIAL_EN}(?:{_SP}?{_INITIAL_EN})?){_SP}?"
-    rf"(?P<surname_en>{_TITLE_EN}){_E}"
+_INITIALS_SURNAME = (
+    re.compile(rf"(?P<initials>[А-ЯЁ]{_NB}\.(?:{_SP}?{_INITIAL_RU})?){_SP}?"
+               rf"(?P<surname>{_TITLE_RU}){_E}"),
+    re.compile(rf"(?P<initials>[A-Z]{_NB}\.(?:{_SP}?{_INITIAL_EN})?){_SP}?"
+               rf"(?P<surname>{_TITLE_EN}){_E}"),
 )
 # Lower-case texts: "иванова а.с." (two initials; not "и т.д.").
-_SURNAME_INITIALS_LOWER = re.compile(rf"{_B}[а-яё]{{3,}}{_SP}+([а-яё])\.{_SP}?([а-яё])\.")
+_SURNAME_INITIALS_LOWER = re.compile(
+    rf"[а-яё]{_NB}[а-яё]{{2,}}{_SP}+([а-яё])\.{_SP}?([а-яё])\.")
 _NOT_INITIALS = frozenset({"тд", "тп", "те", "тк", "ио", "тч", "тн", "нэ", "сг", "гг", "вв"})
 
 _PATRONYMIC_RE = re.compile(rf"{_B}(?:{_PATRONYMIC}){_E}")
 _PATRONYMIC_LOWER_RE = re.compile(rf"{_B}(?:{_PATRONYMIC_LOWER}){_E}")
 # Runs of two or more capitalised Cyrillic words.
-_TITLE_RUN = re.compile(rf"{_B}{_TITLE_RU}(?:{_SP}+{_TITLE_RU})+{_E}")
+_TITLE_RUN = re.compile(rf"{_TITLE_RU_B}(?:{_SP}+{_TITLE_RU})+{_E}")
 _TITLE_WORD = re.compile(_TITLE)
 _WORD_BEFORE = re.compile(rf"(?:^|(?<=[\s(«\"']))([^\W\d_]+(?:-[^\W\d_]+)?){_SP}+$")
 
@@ -173,10 +181,30 @@ def _cue_re(cues: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile(rf"{_B}(?:{'|'.join(cues)}){_E}[\s,:;\-\u2013\u2014]*", re.IGNORECASE)
 
 
+def _gate(cues: tuple[str, ...]) -> re.Pattern[str]:
+    """The cues alone, for the lower-cased text: a pattern that starts with
+    literals is scanned for quickly, unlike one that starts with a look-behind,
+    so most texts skip the full pattern."""
+    return re.compile("|".join(cues))
+
+
 _CUE_STRONG = _cue_re(_CUES_STRONG)
 _CUE_WEAK = _cue_re(_CUES_WEAK)
 _CUE_PAIR = _cue_re(_CUES_PAIR)
 _CUE_GREETING = _cue_re(_CUES_GREETING)
+_GATES = {id(c): _gate(cues) for c, cues in ((_CUE_STRONG, _CUES_STRONG), (_CUE_WEAK, _CUES_WEAK),
+                                             (_CUE_PAIR, _CUES_PAIR),
+                                             (_CUE_GREETING, _CUES_GREETING))}
+_PATRONYMIC_GATE = re.compile(r"ович|евич|ьич|овн|евн|ичн|кузьмич|фомич|лукич|никитич|саввич")
+_STAFF_GATE = re.compile(r"оператор|сотрудни|менеджер|специалист|консультант|курьер|мастер")
+_HERE_GATE = re.compile(r"here|speaking|беспокоит|пишет")
+
+
+def _cue_matches(cue: re.Pattern[str], text: str, low: str) -> Iterator[re.Match[str]]:
+    if _GATES[id(cue)].search(low) is not None:
+        yield from cue.finditer(text)
+
+
 # What may follow a cue: up to three name words, capitalised or initials.
 _NAME_WORDS = re.compile(
     rf"(?:{_TITLE}|{_INITIAL_RU}|{_INITIAL_EN})(?:{_SP}+(?:{_TITLE}|{_INITIAL_RU}|{_INITIAL_EN})"
@@ -242,19 +270,23 @@ def _count_name_words(text: str, span: tuple[int, int]) -> int:
 def _rule_spans(text: str) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
     add = spans.append
-    for m in _SURNAME_INITIALS.finditer(text):
-        if _name_word(m.group("surname") or m.group("surname_en")):
-            add(m.span())
-    for m in _INITIALS_SURNAME.finditer(text):
-        initials = m.group("initials") or m.group("initials_en")
-        word = m.group("surname") or m.group("surname_en")
-        if _name_word(word) and (initials.count(".") == 2 or _is_surname(word)):
-            add(m.span())
-    for m in _SURNAME_INITIALS_LOWER.finditer(text):
+    low = text.lower()
+    dots = "." in text
+    for pattern in _SURNAME_INITIALS if dots else ():
+        for m in pattern.finditer(text):
+            if _name_word(m.group("surname")):
+                add(m.span())
+    for pattern in _INITIALS_SURNAME if dots else ():
+        for m in pattern.finditer(text):
+            word = m.group("surname")
+            if _name_word(word) and (m.group("initials").count(".") == 2 or _is_surname(word)):
+                add(m.span())
+    for m in _SURNAME_INITIALS_LOWER.finditer(text) if dots else ():
         if m.group(1) + m.group(2) not in _NOT_INITIALS and m.group().split()[0] not in _STOP:
             add(m.span())
+    patronymics = _PATRONYMIC_GATE.search(low) is not None
     for pattern, lower in ((_PATRONYMIC_RE, False), (_PATRONYMIC_LOWER_RE, True)):
-        for m in pattern.finditer(text):
+        for m in pattern.finditer(text) if patronymics else ():
             if lower and _NOT_PATRONYMIC.match(m.group()):
                 continue
             add(_extend_patronymic(text, m.start(), m.end(), lower))
@@ -266,29 +298,29 @@ def _rule_spans(text: str) -> list[tuple[int, int]]:
             add((kept[0][0], kept[-1][1]))
     for cue, lower, pair in ((_CUE_STRONG, True, False), (_CUE_WEAK, False, False),
                              (_CUE_PAIR, False, True)):
-        for m in cue.finditer(text):
+        for m in _cue_matches(cue, text, low):
             span = _take_words(text, m.end(), lower=lower)
             if span is None:
                 continue
             if pair and _count_name_words(text, span) < 2:
                 continue
             add(span)
-    for m in _CUE_STAFF.finditer(text):
+    for m in _CUE_STAFF.finditer(text) if _STAFF_GATE.search(low) else ():
         if _name_word(m.group(1)):
             add(m.span(1))
-    for m in _NAME_HERE.finditer(text):
+    for m in _NAME_HERE.finditer(text) if _HERE_GATE.search(low) else ():
         if _name_word(m.group(1).split()[0]):
             add(m.span(1))
     # An all lower-case text has no capitals to go by: names after a cue are
     # taken when they close the text or a clause ("best regards, chris wilson").
     if not _HAS_CAPITAL.search(text):
         for cue, need in ((_CUE_WEAK, 1), (_CUE_PAIR, 2)):
-            for m in cue.finditer(text):
+            for m in _cue_matches(cue, text, low):
                 span = _take_words(text, m.end(), lower=True)
                 if (span is not None and _LOWER_CLAUSE_END.match(text, span[1])
                         and len(text[span[0]:span[1]].split()) >= need):
                     add(span)
-    for m in _CUE_GREETING.finditer(text):
+    for m in _cue_matches(_CUE_GREETING, text, low):
         span = _take_words(text, m.end(), lower=False, max_words=2)
         if span is not None and _VOCATIVE_END.match(text, span[1]):
             add(span)

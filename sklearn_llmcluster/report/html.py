@@ -261,8 +261,9 @@ def build_report(model: Any, *, title: str = "Request clusters", top: int = 30,
         Price in dollars per million prompt and completion tokens, for the
         cost line; without it only local and offline runs show a cost (none).
     redact_pii : bool, default=False
-        Show cluster names, summaries, criteria and examples with e-mails,
-        phones, cards and other personal data replaced by placeholders (see
+        Show cluster names, summaries, criteria and examples with person
+        names, e-mails, phones, cards, bank accounts and other personal data
+        replaced by placeholders (see
         :func:`~sklearn_llmcluster.privacy.redaction.redact_pii`), for a report that
         is mailed around. The model keeps its texts as they are.
 
