@@ -146,8 +146,8 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         Response cache: a SQLite file path, or an object with ``get``/``set``.
         Reruns and resumed runs then make no repeated calls.
     redact_pii : {"auto", True, False}, default="auto"
-        Replace e-mails, phones, cards, IBANs, passports, SNILS and INN by
-        placeholders before texts are sent. ``"auto"`` = on for remote
+        Replace person names, e-mails, phones, cards, IBANs, bank accounts,
+        passports, SNILS and INN by placeholders before texts are sent. ``"auto"`` = on for remote
         providers (OpenAI, OpenRouter, Anthropic), off for local ones.
     llm_log : str or path-like, optional
         Append one JSON line per LLM call (redacted prompts, tokens, latency).

@@ -100,7 +100,8 @@ def _documented_names() -> set[str]:
 @pytest.mark.parametrize("module_name", [
     "sklearn_llmcluster", "sklearn_llmcluster.llm.providers", "sklearn_llmcluster.datasets",
     "sklearn_llmcluster.report", "sklearn_llmcluster.compat", "sklearn_llmcluster.testing",
-    "sklearn_llmcluster.privacy.redaction", "sklearn_llmcluster.llm.config",
+    "sklearn_llmcluster.privacy.redaction", "sklearn_llmcluster.privacy.names",
+    "sklearn_llmcluster.llm.config",
     "sklearn_llmcluster.representation.offline", "sklearn_llmcluster.llm.budget",
     "sklearn_llmcluster.discovery.fast_path", "sklearn_llmcluster.cli",
     "sklearn_llmcluster.metrics",

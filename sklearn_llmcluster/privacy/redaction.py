@@ -1,11 +1,15 @@
 """Redaction of personal data before a text leaves the machine.
 
 :func:`redact_pii` replaces e-mail addresses, phone numbers, payment card
-numbers, IBANs, Russian passport numbers, SNILS and INN numbers with typed
-placeholders (``<EMAIL>``, ``<PHONE>``, ``<CARD>``, ``<IBAN>``,
-``<PASSPORT>``, ``<SNILS>``, ``<INN>``). It is meant for Russian and English
-contact-centre requests and is applied to every prompt message sent to a
-remote LLM provider and to every logged prompt.
+numbers, IBANs, Russian bank account, passport, SNILS and INN numbers and
+person names with typed placeholders (``<EMAIL>``, ``<PHONE>``, ``<CARD>``,
+``<IBAN>``, ``<ACCOUNT>``, ``<PASSPORT>``, ``<SNILS>``, ``<INN>``,
+``<NAME>``). It is meant for Russian and English contact-centre requests and
+is applied to every prompt message sent to a remote LLM provider, to every
+logged prompt, and to the texts the offline engine learns its features (and
+so its cluster names) from. Names are found by
+:mod:`~sklearn_llmcluster.privacy.names` (rules, and natasha's NER model when
+the ``ner`` extra is installed).
 
 Detection is rule based: one regular expression per written form, a checksum
 where the identifier has one (Luhn for cards, mod-97 for IBANs, the official
@@ -36,6 +40,12 @@ Decisions worth knowing
 * Labels are looked for in the 48 characters before a number; an identifier
   label ("заказ №", "order #", "IMEI", "ОГРН", "р/с" ...) claims a number only
   when it stands right before it.
+* A 20-digit number is a Russian bank account when it passes the control
+  key of a BIK found in the text, or its balance account (first five
+  digits) is one for clients (401-479) and digits 6-8 a currency code, or
+  an account word ("счёт", "р/с", "account") stands before it; never after
+  a word for another 20-digit code ("КБК", "УИН", "операция", "трек"), nor
+  when it starts with 3 (banks' own and correspondent accounts, public).
 * Russian passport numbers have no checksum, so they need a passport label
   ("паспорт", "серия", "passport") within a few words before them.
 * Overlapping detections are resolved by keeping the longest span, then the
