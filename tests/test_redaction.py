@@ -573,3 +573,22 @@ def test_no_catastrophic_backtracking(name):
     redact_pii(text)
     elapsed = time.process_time() - start
     assert elapsed < 2.0, f"{name}: {elapsed:.2f} s"
+
+
+def test_without_natasha_the_rules_still_find_names(monkeypatch):
+    real_find_spec = names.importlib.util.find_spec
+    monkeypatch.setattr(names.importlib.util, "find_spec",
+                        lambda name, *a: None if name == "natasha" else real_find_spec(name, *a))
+    names.ner_available.cache_clear()
+    try:
+        assert not ner_available()
+        with pytest.raises(ConfigurationError, match=r"pip install sklearn-llmcluster\[ner\]"):
+            PIIRedactor(names="ner")
+        with pytest.raises(ImportError, match=r"sklearn-llmcluster\[ner\]"):
+            names.find_names("Иванова Анна", mode="ner")
+        # "auto" falls back to the rules.
+        assert PIIRedactor().redact("С уважением, Иванова А.С.") == "С уважением, <NAME>"
+        assert PIIRedactor().redact("Я был у Петрова вчера") == "Я был у Петрова вчера"
+    finally:
+        monkeypatch.undo()
+        names.ner_available.cache_clear()
