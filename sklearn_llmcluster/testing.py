@@ -822,7 +822,10 @@ judge_none_rate, format_noise_rate, merge_recall, false_merge_rate, fail_rate : 
         if _unit_hash("format", self.seed, call_key) >= self.rates["format_noise_rate"]:
             return answer
         style = int(_unit_hash("style", self.seed, call_key) * 4)
-        first = requests[0]["text"][:40] if requests else "the clusters"
+        # The request echoed in the reasoning keeps letters, digits and spaces only:
+        # a quoted "</think>" or "{" would make the answer unparseable for any parser.
+        first = re.sub(r"[^\w\s]", " ", str(requests[0]["text"])[:40]) if requests \
+            else "the clusters"
         prose_before = _PROSE_BEFORE[int(_unit_hash("before", self.seed, call_key) * 3)]
         prose_after = _PROSE_AFTER[int(_unit_hash("after", self.seed, call_key) * 3)]
         if style == 0:

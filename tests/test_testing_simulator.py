@@ -17,6 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 import joblib
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from sklearn_llmcluster import LLMClusterer
 from sklearn_llmcluster.discovery.prompts import NONE_ID, PromptBuilder
@@ -25,7 +27,7 @@ from sklearn_llmcluster.llm.parsing import parse_json_response
 from sklearn_llmcluster.records import Cluster
 from sklearn_llmcluster.representation.normalization import name_key
 from sklearn_llmcluster.testing import (LEVELS, OracleProvider, SimulatedLLM,
-                                        SimulatorTaskError)
+                                        SimulatorTaskError, _GoldLookup)
 
 OBJECTS = ["card", "account", "transfer", "loan", "app", "phone", "parcel", "tariff", "refund",
            "pin", "cashback", "deposit", "insurance", "mortgage", "courier"]
@@ -391,6 +393,29 @@ def test_wrapped_answers_always_parse():
     assert within(len(wrapped) / len(raws), 0.60, len(raws))
     assert any("<think>" in r for r in wrapped) and any("```json" in r for r in wrapped)
     assert any(not r.rstrip().endswith(("}", "```")) for r in wrapped), "trailing prose"
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(texts=st.lists(st.one_of(
+    st.text(min_size=1, max_size=60),
+    st.sampled_from(["</think>", "```json {\"a\": 1}```", "<think>", "{\"assignments\": []}",
+                     "]}", "Вопрос о карте", "\u2028", "none"])), min_size=1, max_size=25,
+    unique_by=_GoldLookup.key),
+    seed=st.integers(0, 50))
+def test_answers_parse_to_the_right_shape_whatever_the_texts(texts, seed):
+    """Fences, <think> blocks and prose never keep the library's parser from the answer."""
+    texts = [t for t in texts if _GoldLookup.key(t)]
+    if not texts:
+        return
+    gold = {t: f"intent_{k % 4}" for k, t in enumerate(texts)}
+    llm = SimulatedLLM(gold, level="harsh", format_noise_rate=1.0, fail_rate=0.0, seed=seed)
+    raw, proposals = propose(llm, texts, [], max_new=10)
+    assert not raw.startswith("{")
+    for p in proposals:  # each member's intent is in its cluster's name (or names, if merged)
+        assert all(gold[texts[i]] in p["name"] for i in p["members"])
+    clusters = [cluster(k, f"intent_{k}") for k in range(4)]
+    raw, picked = judge(llm, texts, clusters)
+    assert len(picked) == len(texts)
 
 
 def test_fail_rate_and_latency_per_task():
