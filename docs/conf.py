@@ -89,3 +89,26 @@ html_title = f"sklearn_llmcluster {release}"
 html_static_path = ["_static"]
 html_css_files = ["custom.css"]
 html_show_sourcelink = False
+
+# -- Methods inherited from scikit-learn ------------------------------------------
+# The estimator's page lists inherited methods too; their docstrings link to
+# labels of scikit-learn's user guide, which resolve to its online pages here
+# (a link only: the build fetches nothing).
+SKLEARN_LABELS = {
+    "metadata_routing": "https://scikit-learn.org/stable/metadata_routing.html",
+}
+
+
+def _sklearn_reference(app, env, node, contnode):
+    target = node.get("reftarget")
+    if node.get("reftype") != "ref" or target not in SKLEARN_LABELS:
+        return None
+    from docutils import nodes
+
+    reference = nodes.reference("", "", internal=False, refuri=SKLEARN_LABELS[target])
+    reference += contnode
+    return reference
+
+
+def setup(app):
+    app.connect("missing-reference", _sklearn_reference)

@@ -322,10 +322,19 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        for name in ("min_cluster_size", "max_retries"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-                raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+        value = self.min_cluster_size
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError("min_cluster_size must be an integer of at least 1 (members a "
+                             f"cluster needs to turn 'active'), got {value!r}")
+        value = self.max_retries
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+            raise ValueError(f"max_retries must be a non-negative integer, got {value!r}")
+        value = self.n_jobs
+        if value is not None and (isinstance(value, bool)
+                                  or not isinstance(value, (int, np.integer))
+                                  or value == 0 or value < -1):
+            raise ValueError("n_jobs must be None (one job), a positive integer or -1 (all "
+                             f"cores), got {value!r}")
         if self.redact_pii not in ("auto", True, False):
             raise ValueError(f"redact_pii must be 'auto', True or False, got {self.redact_pii!r}")
         if not any(self.fast_path is v for v in (False, True)) \
