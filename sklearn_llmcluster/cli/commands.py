@@ -23,6 +23,7 @@ from ..report import write_report
 from ..report.html import _describe_provider
 from .errors import EXIT_OK, CLIError
 from .output import OutputFolder, attach_run_resources
+from .parser import DEMO_FOLDER
 from .progress import CallLog, Progress
 from .summary import summary_lines
 
@@ -122,7 +123,12 @@ def _report_options(args: argparse.Namespace) -> dict:
 
 
 def _output_folder(args: argparse.Namespace) -> OutputFolder:
-    return OutputFolder(args.out, csv_delimiter=args.out_delimiter, excel_safe=args.excel_safe)
+    path, overwrite = args.out, args.overwrite
+    if path is None and args.command == "demo":
+        # The demo's own folder: rerunning the demo replaces what it wrote there.
+        path, overwrite = DEMO_FOLDER, True
+    return OutputFolder(path, csv_delimiter=args.out_delimiter, excel_safe=args.excel_safe,
+                        overwrite=overwrite)
 
 
 @dataclass

@@ -22,13 +22,16 @@ import pandas as pd
 from ..io.atomic import atomic_write_bytes
 from ..report import build_report
 from ..io.tables import write_csv
-from .errors import CLIError
+from .errors import EXIT_USAGE, CLIError
 
 __all__ = ["OutputFolder", "RESULT_FILES", "detach_run_resources", "attach_run_resources"]
 
 #: Every file a run can write, in the order they are written.
 RESULT_FILES = ("assignments.csv", "clusters.json", "report.html", "model.joblib", "llm_log.jsonl")
 CACHE_FILE = "cache.sqlite"
+# What a failed run leaves in --out (the cache and SQLite's side files): a
+# rerun into that folder resumes without --overwrite.
+_RESUMABLE = {CACHE_FILE, *(CACHE_FILE + end for end in ("-wal", "-shm", "-journal"))}
 
 
 def detach_run_resources(model: Any) -> None:
@@ -81,13 +84,18 @@ class OutputFolder:
         Field delimiter of ``assignments.csv`` (``--out-delimiter``).
     excel_safe : bool, default=False
         Put a ``'`` before texts Excel would run as formulas (``--excel-safe``).
+    overwrite : bool, default=False
+        Write into a folder that already holds files (``--overwrite``);
+        without it such a folder is refused before any work. The response
+        cache alone does not count: it is what a rerun after a failure resumes from.
     """
 
     def __init__(self, path: str | os.PathLike, *, csv_delimiter: str = ",",
-                 excel_safe: bool = False) -> None:
+                 excel_safe: bool = False, overwrite: bool = False) -> None:
         self.path = Path(path)
         self.csv_delimiter = csv_delimiter
         self.excel_safe = excel_safe
+        self.overwrite = overwrite
         self._created = False
         self._staged_log: Path | None = None
 
@@ -101,10 +109,19 @@ class OutputFolder:
         ------
         CLIError
             When the folder cannot be created or written, or a result name is
-            taken by a folder.
+            taken by a folder; with exit code 2 when it holds files and
+            ``overwrite`` is not set.
         """
         if self.path.exists() and not self.path.is_dir():
             raise CLIError(f"output folder {self.path} is a file, not a folder")
+        if not self.overwrite and self.path.is_dir():
+            taken = sorted(p.name for p in self.path.iterdir() if p.name not in _RESUMABLE)
+            if taken:
+                shown = ", ".join(taken[:3]) + (f" and {len(taken) - 3} more"
+                                                if len(taken) > 3 else "")
+                raise CLIError(f"output folder {self.path} is not empty ({shown}); pass "
+                               "--overwrite to replace its results, or choose another --out",
+                               exit_code=EXIT_USAGE)
         self._created = not self.path.exists()
         try:
             self.path.mkdir(parents=True, exist_ok=True)

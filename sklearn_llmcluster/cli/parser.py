@@ -6,7 +6,10 @@ import argparse
 
 from .._version import __version__
 
-__all__ = ["build_parser"]
+__all__ = ["build_parser", "DEMO_FOLDER"]
+
+#: Where ``llmcluster demo`` writes without ``--out``; every demo run replaces it.
+DEMO_FOLDER = "llmcluster-demo"
 
 _DESCRIPTION = """\
 Turn customer requests into named clusters with an LLM (or the offline
@@ -181,8 +184,13 @@ def _model_option(parser: argparse.ArgumentParser) -> None:
                         help="model.joblib written by fit or update")
 
 
-def _out_folder_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", "-o", required=True, metavar="FOLDER", help="output folder")
+def _out_folder_option(parser: argparse.ArgumentParser, *, required: bool = True,
+                       help_text: str = "output folder; must be empty or new unless "
+                                        "--overwrite (a response cache alone is fine)") -> None:
+    parser.add_argument("--out", "-o", required=required, metavar="FOLDER", help=help_text)
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace the results already in --out (without it, a folder "
+                             "holding files is refused with exit code 2 and nothing is written)")
 
 
 def _report_option(parser: argparse.ArgumentParser) -> None:
@@ -262,8 +270,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "offline engine (no LLM needed) unless a provider is configured.")
     demo.add_argument("--lang", choices=("ru", "en", "all"), default="ru",
                       help="language of the demo requests (default: %(default)s)")
-    demo.add_argument("--out", "-o", default="llmcluster-demo", metavar="FOLDER",
-                      help="output folder (default: ./%(default)s)")
+    _out_folder_option(demo, required=False,
+                       help_text=f"output folder (default: ./{DEMO_FOLDER}, which each demo "
+                                 "run replaces; another folder must be empty or new unless "
+                                 "--overwrite)")
     _llm(demo, provider=True)
     _csv_output(demo)
     _report_option(demo)
