@@ -136,6 +136,17 @@ def _input(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--sheet", metavar="NAME",
                        help="Excel sheet name, or 0-based number when no sheet has that "
                             "name (default: the first)")
+    group.add_argument("--time-column", metavar="NAME",
+                       help="column with when each request came (2026-11-02, 02.11.2026 "
+                            "10:15, Excel dates ...): adds trends.csv and the report's trend "
+                            "chart (counts per period, change, emerging clusters)")
+    group.add_argument("--period", choices=("day", "week", "month"),
+                       help="period of the trends (default: from the span of the times: up "
+                            "to two weeks by day, up to half a year by week, else by month)")
+    group.add_argument("--keep-columns", default="all", metavar="NAMES",
+                       help="input columns copied into assignments.csv after its own: 'all' "
+                            "(default), 'none', or names separated by commas "
+                            "(e.g. date,channel)")
     group.add_argument("--skip-rows", type=_non_negative_int, default=0, metavar="N",
                        help="rows above the header (a title, an export date) to skip in a "
                             "CSV or Excel file; an Excel 'sep=;' line does not count "
@@ -170,7 +181,11 @@ def _llm(parser: argparse.ArgumentParser, *, provider: bool) -> None:
 
 
 def _csv_output(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("assignments.csv")
+    group = parser.add_argument_group("tables (assignments, clusters, trends)")
+    group.add_argument("--format", choices=("csv", "xlsx"), default="csv",
+                       help="csv: assignments.csv, clusters.csv and trends.csv; xlsx: one "
+                            "workbook results.xlsx with a sheet for each (needs openpyxl; "
+                            "default: %(default)s)")
     group.add_argument("--out-delimiter", type=_delimiter, default=",", metavar="CHAR",
                        help="field delimiter of assignments.csv (default: ','; ';' is what "
                             "Excel expects where the decimal separator is a comma)")
@@ -197,6 +212,9 @@ def _report_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--price", nargs=2, type=_price, metavar=("IN", "OUT"),
                         help="dollars per million prompt and completion tokens, "
                              "for the report's cost line")
+    parser.add_argument("--report-language", choices=("auto", "ru", "en"), default="auto",
+                        help="language of the report's headings (default: %(default)s, that "
+                             "of the requests)")
     parser.add_argument("--redact-report", action="store_true",
                         help="show names, e-mails, phones, cards, accounts and other "
                              "personal data in report.html as placeholders (<NAME>, <PHONE>), "
@@ -261,7 +279,13 @@ def build_parser() -> argparse.ArgumentParser:
                         help="HTML file to write, or a folder (an existing one, or a name "
                              "ending in /) to write report.html in (default: report.html "
                              "next to the model)")
-    report.add_argument("--title", default="Request clusters", help="page title")
+    report.add_argument("--title", help="page title (default: 'Request clusters' in the "
+                                        "report's language)")
+    report.add_argument("--time-column", metavar="NAME",
+                        help="column of the assignments.csv next to the model with when each "
+                             "request came: adds the trend chart")
+    report.add_argument("--period", choices=("day", "week", "month"),
+                        help="period of the trend chart (default: from the span of the times)")
     _report_option(report)
     _common(report)
 
