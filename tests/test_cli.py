@@ -107,6 +107,23 @@ def test_every_subcommand_has_help(capsys, command):
     assert f"usage: llmcluster {command}" in out and "--quiet" in out and "exit codes" in out
 
 
+@pytest.mark.parametrize("command", ["fit", "predict", "update", "report", "demo"])
+def test_help_shows_examples_that_parse(capsys, command):
+    import shlex
+
+    from sklearn_llmcluster.cli.parser import EXAMPLES, build_parser
+
+    code, out, _ = run_main(capsys, command, "--help")
+    assert code == 0 and "examples:" in out
+    assert 2 <= len(EXAMPLES[command]) <= 3
+    for _, line in EXAMPLES[command]:
+        assert f"  {line}\n" in out
+        argv = shlex.split(line)
+        assert argv[:2] == ["llmcluster", command]
+        args = build_parser().parse_args(argv[1:])  # a usage error would exit
+        assert args.command == command
+
+
 def test_fit_writes_every_result_file(tmp_path, spec, requests_csv, llm):
     out = tmp_path / "results"
     done = cli("fit", "--input", requests_csv, "--text-column", "text", "--id-column",
