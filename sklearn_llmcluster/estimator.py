@@ -120,7 +120,8 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
     max_new_clusters : int, default=10
         Most clusters created per proposal call.
     min_cluster_size : int, default=5
-        A cluster is ``"tentative"`` until it has this many members, then ``"active"``.
+        A cluster is ``"tentative"`` until it has this many members, then ``"active"``;
+        at least 1.
     max_retries : int, default=2
         Extra attempts for an answer that cannot be parsed or validated.
     n_jobs : int or None, default=4

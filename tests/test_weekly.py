@@ -74,8 +74,10 @@ def test_fit_with_a_date_column_writes_trends_and_flags_what_emerged(capsys, tmp
     data.to_csv(path, index=False, sep=";")
     out = tmp_path / "results"
     code, stdout, err = run(capsys, "fit", "-i", path, "--provider", spec, "--time-column",
-                            "date", "-o", out, "-q")
+                            "date", "-o", out)
     assert code == 0, err
+    assert "Trends by week, 2026-W45 to 2026-W48 (4 periods) in trends.csv." in stdout
+    assert "Emerging: refund (2026-W47), loan (2026-W48)." in stdout
 
     table = pd.read_csv(out / "trends.csv", dtype={"cluster_id": str}, keep_default_na=False)
     assert list(table["period"].unique()) == ["2026-W45", "2026-W46", "2026-W47", "2026-W48"]

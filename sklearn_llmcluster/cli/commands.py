@@ -166,6 +166,26 @@ def _trends(args: argparse.Namespace, requests: Requests, labels: Any,
     return trends(labels, requests.times, model.clusters_, period=args.period)
 
 
+def _trend_lines(table: pd.DataFrame | None) -> list[str]:
+    """What trends.csv says in a sentence: the periods, and what emerged when."""
+    if table is None:
+        return []
+    if table.empty:
+        return ["Trends: no request has a time (--time-column), so trends.csv is empty."]
+    periods = list(dict.fromkeys(table["period"]))
+    lines = [f"Trends by {table.attrs['period']}, {periods[0]} to {periods[-1]} "
+             f"({len(periods)} periods) in trends.csv."]
+    if table.attrs.get("undated"):
+        lines.append(f"  {table.attrs['undated']} requests have no time and are not counted.")
+    emerging = table[table["emerging"]]
+    if len(emerging):
+        shown = ", ".join(f"{name} ({period})" for name, period in
+                          zip(emerging["cluster_name"][:5], emerging["period"][:5]))
+        more = f" and {len(emerging) - 5} more" if len(emerging) > 5 else ""
+        lines.append(f"  Emerging: {shown}{more}.")
+    return lines
+
+
 def _output_folder(args: argparse.Namespace) -> OutputFolder:
     path, overwrite = args.out, args.overwrite
     if path is None and args.command == "demo":
@@ -244,9 +264,9 @@ def _cluster_file(args: argparse.Namespace, out: OutputFolder, requests: Request
         outcome = _run(args, out, progress, lambda: model.fit(requests.texts))
         assignments = assignments_frame(requests.ids, requests.texts, model.labels_,
                                         model.clusters_, extra=requests.extra)
+        table = _trends(args, requests, model.labels_, model)
         files = out.write_results(model, assignments,
-                                  report_options=_report_options(args, requests),
-                                  trends=_trends(args, requests, model.labels_, model))
+                                  report_options=_report_options(args, requests), trends=table)
     except BaseException:
         out.abandon()
         raise
@@ -254,6 +274,8 @@ def _cluster_file(args: argparse.Namespace, out: OutputFolder, requests: Request
                               calls=progress.calls - progress.cache_hits,
                               cache_hits=progress.cache_hits,
                               provider=_describe_provider(model)):
+        _say(args, line)
+    for line in _trend_lines(table):
         _say(args, line)
     if outcome.budget_ran_out:
         _say(args, _stopped_early_line(args, assignments, model))
@@ -337,10 +359,10 @@ def _with_existing_model(args: argparse.Namespace, *, update: bool) -> int:
         assignments = assignments_frame(requests.ids, requests.texts, np.asarray(labels),
                                         model.clusters_, new_cluster_ids=new_ids,
                                         extra=requests.extra)
+        table = _trends(args, requests, np.asarray(labels), model)
         files = out.write_results(
             model, assignments, full=update,
-            report_options=_report_options(args, requests) if update else None,
-            trends=_trends(args, requests, np.asarray(labels), model))
+            report_options=_report_options(args, requests) if update else None, trends=table)
     except BaseException:
         out.abandon()
         raise
@@ -348,6 +370,8 @@ def _with_existing_model(args: argparse.Namespace, *, update: bool) -> int:
                               verb="Updated the model with" if update else "Labelled",
                               new_ids=new_ids, calls=progress.calls - progress.cache_hits,
                               cache_hits=progress.cache_hits, provider=_describe_provider(model)):
+        _say(args, line)
+    for line in _trend_lines(table):
         _say(args, line)
     if outcome.budget_ran_out:
         _say(args, _stopped_early_line(args, assignments, model))

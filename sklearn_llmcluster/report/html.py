@@ -384,8 +384,12 @@ def _usage(s: _Summary, t: dict) -> str:
 
 
 def _spark(counts: Sequence[int], *, width: int = 90, height: int = 22,
-           css: str = "spark", color: str = "#4c72b0", label: str = "") -> str:
-    """A polyline of ``counts``: an inline SVG a few hundred bytes long."""
+           css: str = "spark", color: str = "#4c72b0", label: str = "",
+           stretch: bool = False) -> str:
+    """A polyline of ``counts``: an inline SVG a few hundred bytes long.
+
+    ``stretch`` makes it as wide as its box (the trend chart's panels).
+    """
     n = len(counts)
     top = max(max(counts, default=0), 1)
     if n == 1:
@@ -395,10 +399,13 @@ def _spark(counts: Sequence[int], *, width: int = 90, height: int = 22,
                   for i, c in enumerate(counts)]
     path = " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
     last_x, last_y = points[-1]
-    return (f'<svg class="{css}" width="{width}" height="{height}" viewBox="0 0 {width} '
-            f'{height}" role="img" aria-label="{_esc(label)}">'
-            f'<polyline fill="none" stroke="{color}" stroke-width="1.5" points="{path}"/>'
-            f'<circle cx="{last_x:.1f}" cy="{last_y:.1f}" r="2" fill="{color}"/></svg>')
+    size = (f'width="100%" height="{height}" preserveAspectRatio="none"' if stretch
+            else f'width="{width}" height="{height}"')
+    line = (f'<polyline fill="none" stroke="{color}" stroke-width="1.5" points="{path}"'
+            + (' vector-effect="non-scaling-stroke"/>' if stretch else "/>"))
+    dot = "" if stretch else f'<circle cx="{last_x:.1f}" cy="{last_y:.1f}" r="2" fill="{color}"/>'
+    return (f'<svg class="{css}" {size} viewBox="0 0 {width} {height}" role="img" '
+            f'aria-label="{_esc(label)}">{line}{dot}</svg>')
 
 
 def _categories(model: Any) -> dict[str, str]:
@@ -449,7 +456,7 @@ def _trend_section(trend: _Trends, clusters: Sequence[Cluster], label_of: dict[s
             f'<div class="title" title="{_esc(c.name)}">{_esc(c.name)}</div>'
             f'<div class="sub">{sum(counts)} · {_esc(trend.periods[0])} – '
             f'{_esc(trend.periods[-1])}{badge}</div>'
-            + _spark(counts, width=210, height=56, css="trend",
+            + _spark(counts, width=210, height=56, css="trend", stretch=True,
                      color="#dd8452" if new else "#4c72b0", label=c.name) + "</div>")
     emerging = [c for c in clusters if c.id in trend.emerging]
     if emerging:
