@@ -540,8 +540,8 @@ def _table(clusters: Sequence[Cluster], new_ids: Sequence[str], t: dict, *,
                     if c.criteria else "")
         search = " ".join([c.name, c.summary, c.criteria, c.id, category_name,
                            *(_clip(e) for e in c.examples)])
-        in_run = int(run_counts[label]) if run_counts is not None and label < len(run_counts) \
-            else 0
+        in_run = int(run_counts[label]) \
+            if run_counts is not None and 0 <= label < len(run_counts) else 0
         button = ""
         if drill:
             button = (f'<div><button type="button" data-label="{label}" '
