@@ -296,6 +296,7 @@ def test_headings_follow_the_language_of_the_data(model):
                                   "вход не работает"])
     assert '<html lang="ru">' in page and "Кластеры обращений" in page
     assert "Обращения вне кластеров" in page and "покрытие этого запуска" in page
+    assert "обращений</text>" in page  # the chart's axis too
     assert '<html lang="en">' in build_report(model)
     forced = build_report(russian, language="en")
     assert '<html lang="en">' in forced and "Requests no cluster fits" in forced

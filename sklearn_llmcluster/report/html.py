@@ -301,7 +301,7 @@ def _summarise(model: Any, clusters: Sequence[Cluster], texts: Sequence[str] | N
 
 
 def chart_svg(clusters: Sequence[Cluster], *, top: int = 30,
-              new_ids: Sequence[str] = ()) -> str | None:
+              new_ids: Sequence[str] = (), language: str = "en") -> str | None:
     """The bar chart as an inline ``<svg>`` element, or ``None`` without matplotlib.
 
     Parameters
@@ -310,6 +310,8 @@ def chart_svg(clusters: Sequence[Cluster], *, top: int = 30,
         Largest first.
     top : int, default=30
     new_ids : sequence of str, default=()
+    language : {"en", "ru"}, default="en"
+        Of the axis label and the legend.
 
     Returns
     -------
@@ -323,7 +325,8 @@ def chart_svg(clusters: Sequence[Cluster], *, top: int = 30,
     n = min(len(clusters), top)
     # A bare Figure, not pyplot: no global state, no GUI backend, thread-safe.
     fig = Figure(figsize=(9, 1.2 + 0.32 * max(n, 1)), layout="constrained")
-    draw_cluster_bars(fig.add_subplot(), clusters, top=top, new_ids=new_ids, title=False)
+    draw_cluster_bars(fig.add_subplot(), clusters, top=top, new_ids=new_ids, title=False,
+                      language=language)
     buffer = io.StringIO()
     # Real <text> elements (not glyph paths) keep the file small and let the
     # browser draw Cyrillic with its own fonts; a fixed salt keeps ids stable.
@@ -744,7 +747,7 @@ def build_report(model: Any, texts: Sequence[str] | None = None, *,
 
         trend = _Trends(count_trends(labels, times, every, period=period))
 
-    chart = chart_svg(topics, top=top, new_ids=new_ids) if topics else None
+    chart = chart_svg(topics, top=top, new_ids=new_ids, language=language) if topics else None
     if not topics:
         chart_html = f'<p class="note">{_esc(t["no_clusters"])}</p>'
     elif chart is None:
