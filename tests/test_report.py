@@ -517,3 +517,12 @@ def test_search_drill_down_unassigned_and_trends_work_in_headless_chromium(tmp_p
         phone.quit()
     for name in ("desktop.png", "drilldown.png", "phone.png"):
         assert (tmp_path / name).stat().st_size > 10_000
+
+
+def test_examples_that_redaction_makes_identical_are_shown_once(model):
+    model.registry_.clusters[0].examples = [f"перезвоните на +7 912 345-67-{10 + i}"
+                                            for i in range(5)]
+    page = build_report(model, redact_pii=True)
+    row = page[page.index('data-cluster-id="c1"'):]
+    row = row[:row.index("</tr>")]
+    assert row.count("<li>") == 1 and "×5" in row and "345-67" not in row
