@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 import sys
+from types import SimpleNamespace
 from pathlib import Path
 
 import numpy as np
@@ -369,6 +370,12 @@ def test_categories_group_the_table_and_no_intent_has_its_own_section():
     assert '<tr class="category-row"><td colspan="7">Money</td></tr>' in table
     assert table.index("Money") < table.index(card.id) < table.index("No category") \
         < table.index(login.id)
+    # Categories that list their clusters (cluster_ids) group them just the same.
+    card.category_id = None
+    model.categories_ = [SimpleNamespace(id="g1", name="Money", cluster_ids=[card.id])]
+    listed = build_report(model, texts)
+    assert '<tr class="category-row"><td colspan="7">Money</td></tr>' in listed
+    card.category_id = "cat-money"
     assert refund.id not in table
     section = page[page.index('<section id="no-intent">'):]
     assert refund.id in section and "ask for nothing" in section

@@ -411,19 +411,29 @@ def _spark(counts: Sequence[int], *, width: int = 90, height: int = 22,
             f'aria-label="{_esc(label)}">{line}{dot}</svg>')
 
 
-def _categories(model: Any) -> dict[str, str]:
-    """Category id -> name, from a model with categories (``categories_``)."""
-    found = getattr(model, "categories_", None) or []
+def _categories(model: Any) -> tuple[dict[str, str], dict[str, str]]:
+    """Category id -> name, and cluster id -> category id, from ``categories_``."""
+    try:
+        found = getattr(model, "categories_", None) or []
+    except Exception:  # a property of a model fitted before categories existed
+        found = []
     if isinstance(found, dict):
         found = list(found.values())
-    names = {}
+    names, members = {}, {}
     for category in found:
         get = category.get if isinstance(category, dict) else (
             lambda key, default=None, c=category: getattr(c, key, default))
         cid = get("id") or get("category_id")
         if cid is not None:
             names[str(cid)] = str(get("name") or cid)
-    return names
+            for cluster_id in get("cluster_ids") or []:
+                members[str(cluster_id)] = str(cid)
+    return names, members
+
+
+def _category_of(cluster: Cluster, members: dict[str, str]) -> str | None:
+    own = getattr(cluster, "category_id", None)
+    return str(own) if own else members.get(cluster.id)
 
 
 class _Trends:
@@ -497,24 +507,25 @@ def _trend_section(trend: _Trends, clusters: Sequence[Cluster], label_of: dict[s
 
 def _table(clusters: Sequence[Cluster], new_ids: Sequence[str], t: dict, *,
            label_of: dict[str, int], run_counts: np.ndarray | None, show_run: bool,
-           trend: _Trends | None, categories: dict[str, str], drill: bool,
+           trend: _Trends | None, categories: tuple[dict, dict], drill: bool,
            language: str) -> str:
     total = sum(c.size for c in clusters) or 1
     new = set(new_ids)
-    grouped = bool(categories) or any(getattr(c, "category_id", None) for c in clusters)
+    categories, members = categories
+    grouped = bool(categories) or any(_category_of(c, members) for c in clusters)
     order = list(clusters)
     if grouped:
         # By category (largest category first), then by size; "no category" last.
         weight: Counter = Counter()
         for c in clusters:
-            weight[getattr(c, "category_id", None)] += c.size
-        order.sort(key=lambda c: (getattr(c, "category_id", None) is None,
-                                  -weight[getattr(c, "category_id", None)], -c.size))
+            weight[_category_of(c, members)] += c.size
+        order.sort(key=lambda c: (_category_of(c, members) is None,
+                                  -weight[_category_of(c, members)], -c.size))
     rows = []
     current: Any = object()
     columns = 6 + show_run + grouped + (trend is not None)
     for rank, c in enumerate(order, start=1):
-        category = getattr(c, "category_id", None)
+        category = _category_of(c, members)
         category_name = categories.get(str(category), str(category)) if category else \
             t["uncategorised"]
         if grouped and category != current:
