@@ -27,6 +27,7 @@ from .llm.client import LLMClient
 from .discovery.prompts import PromptBuilder
 from .llm.providers import is_remote_provider, mask_spec, resolve_provider
 from .records import Cluster, LLMUsage
+from .taxonomy import edits as _edits
 from .taxonomy.registry import ClusterRegistry, load_registry, save_clusters
 from .representation.embedders import (
     Embedder, ProviderEmbedder, best_local_embedder, check_embedder_spec, resolve_embedder)
@@ -187,6 +188,19 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         ``None`` = ``"use-multilingual"`` when installed, else ``"tfidf"``
         (the fit's log says which). Vectors are cached per text in
         ``cache`` when it is set.
+    init_clusters : list of dict, list of Cluster, str or path-like, optional
+        A seed taxonomy: clusters the business already has. Dicts have a
+        ``name`` and ``criteria`` or ``description`` (optional ``summary``,
+        ``examples``, ``category``); a path names a clusters file written by
+        :meth:`save_clusters`, a JSON list of such dicts, or a CSV or Excel
+        file with those columns. ``fit`` starts from them: they are locked,
+        have origin ``"seed"``, are judged first, and discovery only adds
+        clusters for what they do not cover. See :mod:`.taxonomy.seeds`.
+    n_categories : int or None, default=None
+        Categories above the clusters (``categories_``). ``None``: about the
+        square root of the number of clusters (an LLM chooses its own
+        number), none below 6 clusters; ``0``: no categories. ``partial_fit``
+        puts new clusters into the existing categories or new ones.
 
     Attributes
     ----------
@@ -217,6 +231,28 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         The resolved ``embedder``, fitted on the fit's unique texts when it
         needs fitting. Holds no model weights: a pickled model reloads them
         from the installed package when it next embeds.
+    categories_ : list of Category
+        Named groups of clusters (``Cluster.category_id`` says which one a
+        cluster is in).
+    edits_ : list of dict
+        The analyst's edits (:meth:`rename_cluster`, :meth:`merge_clusters`
+        ...), oldest first; kept in clusters.json and respected by every
+        later ``partial_fit`` and ``predict``.
+
+    Notes
+    -----
+    ``labels_`` and ``predict``: ``predict`` judges every text against the
+    clusters as they are now, while ``labels_`` records how the fit labelled
+    it: a member of a cluster proposed during the fit is the proposer's
+    choice, and a text judged early in the fit was judged against clusters
+    whose examples (which the judge reads) grew later. So ``predict`` on the
+    fit's own texts gives ``labels_`` for every text pinned with
+    :meth:`move_texts` and, with a consistent judge, for the rest; the
+    offline engine agrees on about 90% of them (docs/persistence).
+    ``save_clusters`` followed by
+    ``load_clusters`` gives a model whose ``predict`` equals the saved
+    model's ``predict`` (a trained fast path is not in the file: the loaded
+    model sends every text to the judge).
 
     Examples
     --------
@@ -256,6 +292,8 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         fast_path: Any = False,
         fast_path_threshold: float = 0.98,
         embedder: Any = None,
+        init_clusters: Any = None,
+        n_categories: int | None = None,
     ) -> None:
         self.provider = provider
         self.proposer = proposer
@@ -282,6 +320,8 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         self.fast_path = fast_path
         self.fast_path_threshold = fast_path_threshold
         self.embedder = embedder
+        self.init_clusters = init_clusters
+        self.n_categories = n_categories
 
     # -- scikit-learn plumbing ---------------------------------------------
     def __repr__(self, N_CHAR_MAX: int = 700) -> str:
@@ -355,6 +395,17 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
                                       or not isinstance(value, (int, np.integer)) or value < 1):
                 raise ValueError(f"{name} must be None or a positive integer ({what}), "
                                  f"got {value!r}")
+        n_categories = self.n_categories
+        if n_categories is not None and (isinstance(n_categories, bool) or not isinstance(
+                n_categories, (int, np.integer)) or n_categories < 0):
+            raise ValueError("n_categories must be None (about the square root of the number "
+                             "of clusters), 0 (no categories) or a positive integer, "
+                             f"got {n_categories!r}")
+        if self.init_clusters is not None and not isinstance(
+                self.init_clusters, (list, tuple, str, os.PathLike)):
+            raise ValueError("init_clusters must be None, a list of dicts or Cluster records, "
+                             "or the path of a clusters file (JSON, CSV or Excel), got "
+                             f"{type(self.init_clusters).__name__}")
         temperature = self.temperature
         if temperature is not None and (isinstance(temperature, bool) or not isinstance(
                 temperature, (int, float, np.number)) or not 0 <= temperature <= 2):
@@ -596,9 +647,7 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         fast_taken: set[str] = set()
         self._fit_embedder(unique)
         engine = self._engine(fast_taken)
-        ids: list[str | None] = [None] * len(unique)
-        if unique and len(self.registry_):
-            ids = engine.assign(unique, self.registry_.clusters, usage)
+        ids = self._judge_unpinned(engine, unique, usage)
         created: list[str] = []
         if propose and unique:
             counts = np.bincount(inverse[inverse >= 0], minlength=len(unique))
@@ -614,11 +663,31 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         labels = self._labels_for(ids, inverse)
         self._warn_about(usage, labels, engine)
         if self.fast_path_ is not None:
-            # Learn from the LLM's labels only, never from the fast path's own.
-            learnt = [(t, cid) for t, cid in zip(unique, ids) if t not in fast_taken]
+            # Learn from the LLM's labels only, never from the fast path's own
+            # (pinned texts were taught when they were moved).
+            pinned = set(t for t, p in zip(unique, _edits.pinned_ids(self.registry_, unique)) if p)
+            learnt = [(t, cid) for t, cid in zip(unique, ids)
+                      if t not in fast_taken and t not in pinned]
             self.fast_path_.add([t for t, _ in learnt], [cid for _, cid in learnt])
             self.fast_path_.refresh(self._report)
         return labels, usage, created
+
+    def _judge_unpinned(self, engine: ClusteringEngine, unique: list[str],
+                        usage: LLMUsage) -> list[str | None]:
+        """Cluster id of each unique text: pinned ones by the analyst, the rest by the judge."""
+        ids = _edits.pinned_ids(self.registry_, unique)
+        live = _edits.live_clusters(self.registry_)
+        todo = [i for i, cid in enumerate(ids) if cid is None]
+        if todo and live:
+            offline = _edits.offline_engine(self)
+            if offline is not None and offline._space is None:
+                # Seed clusters, judged before anything was proposed: learn
+                # the words of the texts, not just those of the seeds.
+                offline.fit(unique)
+            answers = engine.assign([unique[i] for i in todo], live, usage)
+            for i, cid in zip(todo, answers):
+                ids[i] = cid
+        return ids
 
     def _labels_for(self, ids: list[str | None], inverse: np.ndarray) -> np.ndarray:
         """Row labels from the cluster id of each unique text (-1 for blanks and None)."""
@@ -658,17 +727,24 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         try:
             if first:
                 self._setup()
+                if self.init_clusters is not None:
+                    from .taxonomy.seeds import add_seeds, read_seeds
+
+                    add_seeds(self.registry_, read_seeds(self.init_clusters))
             else:
                 self._refresh_components()
             labels, usage, created = self._cluster(texts, propose=propose)
             self.registry_.record(labels, texts)
+            from .taxonomy.categories import update_categories
+
+            update_categories(self, usage)
         except BaseException:
             if first:
                 self._forget_fit()
             else:
                 self.registry_ = saved
             raise
-        self._set_fitted(labels, usage, created)
+        self._set_fitted(labels, usage, created, _edits.row_keys(texts))
         self._report_embedder_choice()
         return labels
 
@@ -676,10 +752,13 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         for attr in [a for a in vars(self) if a.endswith("_") and not a.startswith("__")]:
             delattr(self, attr)
 
-    def _set_fitted(self, labels: np.ndarray, usage: LLMUsage, created: list[str]) -> None:
+    def _set_fitted(self, labels: np.ndarray, usage: LLMUsage, created: list[str],
+                    keys: np.ndarray | None = None) -> None:
         self.labels_ = labels
+        # A key per row, so that edits can find the rows of labels_ by text.
+        self._row_keys_ = keys if keys is not None else np.zeros(len(labels), dtype=np.uint64)
         self.clusters_ = list(self.registry_.clusters)
-        self.n_clusters_ = len(self.clusters_)
+        self.n_clusters_ = len(_edits.live_clusters(self.registry_))
         self.coverage_ = float((labels >= 0).mean()) if len(labels) else 0.0
         self.llm_usage_ = usage
         self.new_cluster_ids_ = created
@@ -687,10 +766,11 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
     def _stream(self, chunks, *, first: bool) -> "LLMClusterer":
         # Only the labels of past chunks are kept (8 bytes a row), never
         # their texts, so memory does not grow with the stream's texts.
-        all_labels, total, created, rows = [], LLMUsage(), [], 0
+        all_labels, all_keys, total, created, rows = [], [], LLMUsage(), [], 0
         for number, chunk in enumerate(chunks):
             if hasattr(chunk, "__len__") and len(chunk) == 0:
                 all_labels.append(np.empty(0, dtype=np.intp))  # e.g. a filter left nothing
+                all_keys.append(np.empty(0, dtype=np.uint64))
                 continue
             try:
                 labels = self._partial(chunk, first=first and not hasattr(self, "registry_"))
@@ -702,6 +782,7 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
             total.merge(self.llm_usage_)
             created.extend(self.new_cluster_ids_)
             all_labels.append(labels)
+            all_keys.append(self._row_keys_)
             rows += len(labels)
             self._report(f"chunk {number + 1}: {len(labels):,} texts ({rows:,} so far), "
                          f"{self.n_clusters_} clusters, coverage {self.coverage_:.1%}, "
@@ -710,7 +791,7 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
             raise ValueError("X is a stream with no texts (no chunks, or only empty ones); "
                              "pass at least one chunk of texts")
         labels = np.concatenate(all_labels)
-        self._set_fitted(labels, total, created)
+        self._set_fitted(labels, total, created, np.concatenate(all_keys))
         return self
 
     # -- public API ------------------------------------------------------------
@@ -785,7 +866,7 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         self._fit_embedder(unique)  # only after load_clusters or set_params(embedder=...)
         usage = LLMUsage()
         engine = self._engine()
-        ids = engine.assign(unique, self.registry_.clusters, usage) if unique else []
+        ids = self._judge_unpinned(engine, unique, usage)
         labels = self._labels_for(ids, inverse)
         self._warn_about(usage, labels, engine)
         return labels
@@ -860,9 +941,13 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
 
     # -- persistence -------------------------------------------------------------
     def save_clusters(self, path: str | os.PathLike) -> None:
-        """Write the clusters as UTF-8 JSON (see :func:`~sklearn_llmcluster.save_clusters`)."""
-        check_is_fitted(self, "registry_")
-        save_clusters(self.registry_, path)
+        """Write the clusters, categories and edit log as UTF-8 JSON.
+
+        Also what the offline judge needs to judge as this model does, so
+        that :meth:`load_clusters` then ``predict`` gives this model's
+        labels (see :func:`~sklearn_llmcluster.save_clusters`).
+        """
+        save_clusters(self, path)
 
     def load_clusters(self, path: str | os.PathLike) -> "LLMClusterer":
         """Start from clusters saved with :meth:`save_clusters`; ``predict`` then works.
@@ -878,11 +963,164 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         self._setup()
         self._report_embedder_choice()
         registry.min_cluster_size = self.min_cluster_size
+        state, registry.judge_state = registry.judge_state, None
+        engine = _edits.offline_engine(self)
+        if state is not None and engine is not None and state.get("engine") == "offline":
+            try:
+                engine.restore_state(state, registry.clusters)
+            except ValueError as exc:
+                self._forget_fit()
+                raise ValueError(f"{path}: {exc}") from None
         self.registry_ = registry
         self._set_fitted(np.empty(0, dtype=np.intp), LLMUsage(), [])
         return self
 
     def get_clusters(self) -> list[Cluster]:
-        """Clusters sorted by size, largest first."""
+        """Live clusters (not merged or removed) sorted by size, largest first."""
         check_is_fitted(self, "registry_")
-        return sorted(self.registry_.clusters, key=lambda c: -c.size)
+        return sorted(_edits.live_clusters(self.registry_), key=lambda c: -c.size)
+
+    # -- the taxonomy an analyst owns ------------------------------------------------
+    @property
+    def categories_(self) -> list:
+        """Categories above the clusters (records with id, name, summary, cluster_ids)."""
+        check_is_fitted(self, "registry_")
+        return list(self.registry_.categories)
+
+    @property
+    def edits_(self) -> list[dict]:
+        """The edit log, oldest first (a copy)."""
+        check_is_fitted(self, "registry_")
+        return [dict(e) for e in self.registry_.edits]
+
+    def rename_cluster(self, cluster_id: str, name: str | None = None, *,
+                       summary: str | None = None, criteria: str | None = None) -> Cluster:
+        """Rename a cluster, or rewrite its summary or criteria; the change sticks.
+
+        Parameters
+        ----------
+        cluster_id : str
+        name, summary, criteria : str, optional
+            What to change (at least one). A new name must not be another
+            cluster's. The judge reads the new criteria from the next call on.
+
+        Returns
+        -------
+        Cluster
+
+        Raises
+        ------
+        KeyError
+            Unknown ``cluster_id`` (the message lists known ids).
+        ValueError
+            A name another cluster has, or nothing to change.
+        sklearn.exceptions.NotFittedError
+            Before ``fit``.
+        """
+        return _edits.rename_cluster(self, cluster_id, name, summary, criteria)
+
+    def merge_clusters(self, cluster_ids: Any, name: str | None = None) -> Cluster:
+        """Merge clusters into the first one given; the change sticks.
+
+        The others become tombstones (status ``"merged"``, ``merged_into``
+        the first): never a label again, their ``labels_`` rows and pinned
+        texts move to the survivor, and a proposal under their names later
+        lands on the survivor.
+
+        Parameters
+        ----------
+        cluster_ids : sequence of str
+            Two or more live clusters; the first one stays.
+        name : str, optional
+            New name of the merged cluster.
+
+        Returns
+        -------
+        Cluster
+            The survivor.
+
+        Raises
+        ------
+        KeyError
+            An unknown id.
+        ValueError
+            Fewer than two ids, a locked or already merged/removed cluster,
+            or a name another cluster has.
+        """
+        return _edits.merge_clusters(self, cluster_ids, name)
+
+    def split_cluster(self, cluster_id: str, X: Any) -> list[Cluster]:
+        """Split a cluster into sub-clusters that the model's proposer finds among its texts.
+
+        The texts of ``X`` that ``predict`` puts in the cluster go to the
+        proposer; its sub-clusters (origin ``"edit"``, in the cluster's
+        category) replace the cluster, which becomes a removed tombstone.
+        Those texts are then judged against the sub-clusters. Pass the texts
+        of the last fit for ``labels_`` to follow: its rows in the cluster
+        whose text is not in ``X`` become -1.
+
+        Parameters
+        ----------
+        cluster_id : str
+        X : array-like of str
+
+        Returns
+        -------
+        list of Cluster
+            The sub-clusters.
+
+        Raises
+        ------
+        ValueError
+            The cluster is locked, has fewer than two texts in ``X``, or the
+            proposer finds fewer than two sub-clusters (nothing is changed).
+        """
+        return _edits.split_cluster(self, cluster_id, X)
+
+    def remove_cluster(self, cluster_id: str) -> Cluster:
+        """Remove a cluster: its texts go back to -1 and may form new clusters later.
+
+        The cluster stays in ``clusters_`` as a tombstone (status
+        ``"removed"``), so labels keep their meaning; it is never a label
+        again, and texts pinned to it lose their pin.
+
+        Raises
+        ------
+        KeyError
+            An unknown id.
+        ValueError
+            A locked cluster (unlock it first), or one already merged or removed.
+        """
+        return _edits.remove_cluster(self, cluster_id)
+
+    def lock_cluster(self, cluster_id: str) -> Cluster:
+        """Lock a cluster: it is never renamed, merged or removed automatically.
+
+        Edits by an analyst still apply; :meth:`merge_clusters` and
+        :meth:`remove_cluster` refuse a locked cluster until it is unlocked.
+        """
+        return _edits.lock_cluster(self, cluster_id, True)
+
+    def unlock_cluster(self, cluster_id: str) -> Cluster:
+        """Undo :meth:`lock_cluster`."""
+        return _edits.lock_cluster(self, cluster_id, False)
+
+    def move_texts(self, texts: Any, cluster_id: str) -> Cluster:
+        """Pin texts to a cluster: they are always labelled with it from now on.
+
+        The texts become the cluster's first examples (which the LLM judge
+        sees in every prompt), are taught to the fast path, and ``labels_``
+        rows with these texts move to the cluster. ``predict`` and later
+        ``partial_fit`` calls label them with the cluster (or its survivor
+        after a merge; a removed cluster's pins lapse).
+
+        Parameters
+        ----------
+        texts : array-like of str
+        cluster_id : str
+
+        Returns
+        -------
+        Cluster
+        """
+        return _edits.move_texts(self, texts, cluster_id)

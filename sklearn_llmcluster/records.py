@@ -1,6 +1,7 @@
 """Plain records passed between the parts of the engine.
 
-``Cluster`` describes one cluster of a fitted model, ``Proposal`` is what a
+``Cluster`` describes one cluster of a fitted model, ``Category`` a named
+group of clusters, ``Proposal`` is what a
 :class:`~sklearn_llmcluster.protocols.Proposer` returns, and ``LLMUsage`` counts
 what the LLM calls of one run cost.
 """
@@ -15,10 +16,14 @@ from datetime import datetime, timezone
 from typing import Any
 
 
-__all__ = ["Cluster", "Proposal", "LLMUsage", "utc_now"]
+__all__ = ["Cluster", "Category", "Proposal", "LLMUsage", "utc_now", "ORIGINS"]
 
 # The values of Cluster.status.
 _STATUSES = ("tentative", "active")
+
+#: The values of Cluster.origin: found by the model, given as a seed
+#: taxonomy, or made by an analyst's edit (a split).
+ORIGINS = ("discovered", "seed", "edit")
 
 
 def utc_now() -> str:
@@ -72,6 +77,14 @@ class Cluster:
         ``"tentative"`` until ``size`` reaches the model's ``min_cluster_size``.
     created_at, updated_at : str
         ISO 8601 UTC timestamps.
+    category_id : str or None
+        Id of the :class:`Category` the cluster belongs to, if any.
+    locked : bool
+        A locked cluster is never renamed, merged or removed automatically
+        (analysts' edits still apply); seed clusters start locked.
+    origin : {"discovered", "seed", "edit"}
+        Found by the model, given as a seed taxonomy (``init_clusters``), or
+        made by an analyst's edit (:meth:`LLMClusterer.split_cluster`).
 
     Notes
     -----
@@ -89,6 +102,15 @@ class Cluster:
     status: str = "tentative"
     created_at: str = field(default_factory=utc_now)
     updated_at: str = field(default_factory=utc_now)
+    category_id: str | None = None
+    locked: bool = False
+    origin: str = "discovered"
+
+    def __setstate__(self, state: dict) -> None:
+        # Pickles of earlier versions lack the taxonomy fields: defaults.
+        self.__dict__.update(state)
+        for name, value in (("category_id", None), ("locked", False), ("origin", "discovered")):
+            self.__dict__.setdefault(name, value)
 
     # Aliases used by the earlier ``llm_clustering`` API.
     @property
@@ -119,9 +141,12 @@ class Cluster:
             surrounding whitespace is removed). ``summary``, ``criteria``,
             ``created_at`` and ``updated_at`` are text, ``size`` a whole
             number of 0 or more, ``examples`` a list of texts, ``status``
-            ``"tentative"`` or ``"active"``. An optional field that is
-            missing or ``null`` takes its default (``""``, ``0``, ``[]``,
-            ``"tentative"``, the current time). Unknown keys are ignored.
+            ``"tentative"`` or ``"active"``, ``category_id`` text or ``null``,
+            ``locked`` ``true``/``false``, ``origin`` ``"discovered"``,
+            ``"seed"`` or ``"edit"``. An optional field that is missing or
+            ``null`` takes its default (``""``, ``0``, ``[]``, ``"tentative"``,
+            the current time, ``null``, ``false``, ``"discovered"``). Unknown
+            keys are ignored.
 
         Returns
         -------
@@ -135,6 +160,61 @@ class Cluster:
             an example of a valid one.
         """
         return cls(**_checked_fields(data))
+
+
+@dataclass
+class Category:
+    """A named group of clusters, one level above them.
+
+    Parameters
+    ----------
+    id : str
+        Stable identifier (``"g1"``, ``"g2"`` ...).
+    name : str
+        Unique (after case and whitespace normalisation) among categories.
+    summary : str
+        What the clusters of the category have in common.
+    cluster_ids : list of str
+        Ids of the clusters in the category; each cluster is in at most one.
+    """
+
+    id: str
+    name: str
+    summary: str = ""
+    cluster_ids: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict of the record's fields."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> "Category":
+        """Build a category from :meth:`to_dict` output, checking every field.
+
+        Raises
+        ------
+        ValueError
+            If ``data`` is not a dict or a field is missing or wrong; the
+            message names the field and shows a valid one.
+        """
+        if not isinstance(data, dict):
+            raise ValueError('a category must be an object, like {"id": "g1", "name": '
+                             f'"Cards", "cluster_ids": ["c1"]}}; got {_shown(data)}')
+        for name, example in (("id", '"id": "g1"'), ("name", '"name": "Cards"')):
+            value = data.get(name)
+            if not isinstance(value, str) or not value.strip() or value != value.strip() \
+                    and name == "id":
+                raise ValueError(f'"{name}" must be text that is not blank, like {example}; '
+                                 f"got {_shown(value)}")
+        summary = data.get("summary")
+        if summary is not None and not isinstance(summary, str):
+            raise ValueError(f'"summary" must be text; got {_shown(summary)}')
+        ids = data.get("cluster_ids", [])
+        if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+            raise ValueError('"cluster_ids" must be a list of cluster ids, like '
+                             f'"cluster_ids": ["c1", "c4"]; got {_shown(ids)}')
+        return cls(id=data["id"], name=data["name"].strip(), summary=summary or "",
+                   cluster_ids=list(ids))
 
 
 def _checked_fields(data: Any, *, free_id: str = "c1") -> dict[str, Any]:
@@ -189,6 +269,21 @@ def _checked_fields(data: Any, *, free_id: str = "c1") -> dict[str, Any]:
         if not isinstance(status, str) or status not in _STATUSES:
             raise wrong("status", '"tentative" or "active"', status)
         values["status"] = status
+    category = data.get("category_id")
+    if category is not None:
+        if not isinstance(category, str) or not category.strip():
+            raise wrong("category_id", "the id of a category, or null", category)
+        values["category_id"] = category
+    locked = data.get("locked")
+    if locked is not None:
+        if not isinstance(locked, bool):
+            raise wrong("locked", "true or false", locked)
+        values["locked"] = locked
+    origin = data.get("origin")
+    if origin is not None:
+        if not isinstance(origin, str) or origin not in ORIGINS:
+            raise wrong("origin", '"discovered", "seed" or "edit"', origin)
+        values["origin"] = origin
     return values
 
 
@@ -203,6 +298,9 @@ _EXAMPLES = {
     "status": '"status": "active"',
     "created_at": '"created_at": "2025-01-31T12:00:00+00:00"',
     "updated_at": '"updated_at": "2025-01-31T12:00:00+00:00"',
+    "category_id": '"category_id": "g1"',
+    "locked": '"locked": true',
+    "origin": '"origin": "seed"',
 }
 
 

@@ -96,6 +96,25 @@ def _parse_block(content: str, name: str) -> list[dict]:
     return []
 
 
+def _categories_answer(messages, json_schema) -> str | None:
+    """A deterministic answer to the categories prompt, or ``None`` for other prompts.
+
+    Clusters whose names start with the same word share a category named
+    after that word; existing categories of that name are reused.
+    """
+    if "categories" not in (json_schema or {}).get("properties", {}):
+        return None
+    data = next((m["content"] for m in messages
+                 if m.get("role") == "user" and "<clusters>" in m.get("content", "")), "")
+    groups: dict[str, list[str]] = defaultdict(list)
+    for cluster in _parse_block(data, "clusters"):
+        words = re.findall(r"[^\W_]+", cluster["name"].lower())
+        groups[words[0] if words else "other"].append(cluster["cluster_id"])
+    return json.dumps({"categories": [
+        {"name": word, "summary": f"Clusters about {word}.", "cluster_ids": ids}
+        for word, ids in sorted(groups.items())]}, ensure_ascii=False)
+
+
 class ScriptedProvider(_CallCounter):
     """A fake LLM that follows the prompts' contract deterministically.
 
@@ -123,6 +142,9 @@ class ScriptedProvider(_CallCounter):
 
     def complete(self, messages, *, temperature=None, max_tokens=None, json_schema=None) -> str:
         self._count()
+        categories = _categories_answer(messages, json_schema)
+        if categories is not None:
+            return categories
         data = next((m["content"] for m in messages
                      if m.get("role") == "user" and "<requests>" in m.get("content", "")), "")
         system = next((m["content"] for m in messages if m.get("role") == "system"), "")
@@ -381,6 +403,9 @@ class OracleProvider(_CallCounter):
         # A retry after an invalid answer repeats the same request: same draw
         # of content, next attempt number.
         _simulate(self, self.latency, self.fail_rate, self.seed, [system, data])
+        categories = _categories_answer(messages, json_schema)
+        if categories is not None:
+            return categories
         requests = _parse_block(data, "requests")
         clusters = _parse_block(data, "clusters")
         properties = (json_schema or {}).get("properties", {})

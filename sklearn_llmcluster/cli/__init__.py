@@ -12,10 +12,13 @@ import traceback
 from typing import Sequence
 
 from .commands import COMMANDS
+from .edit import cmd_edit
 from .errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, one_line
 from .parser import build_parser
 
 __all__ = ["main"]
+
+COMMANDS["edit"] = cmd_edit
 
 
 def main(argv: Sequence[str] | None = None) -> int:

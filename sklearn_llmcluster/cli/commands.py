@@ -259,11 +259,14 @@ def _cluster_file(args: argparse.Namespace, out: OutputFolder, requests: Request
             params["batch_size"] = args.batch_size
         if args.jobs:
             params["n_jobs"] = args.jobs
+        if getattr(args, "clusters", None):
+            params["init_clusters"] = args.clusters
         model = LLMClusterer(**params)
         _say(args, f"Clustering {len(requests.texts)} requests ...")
         outcome = _run(args, out, progress, lambda: model.fit(requests.texts))
         assignments = assignments_frame(requests.ids, requests.texts, model.labels_,
-                                        model.clusters_, extra=requests.extra)
+                                        model.clusters_, extra=requests.extra,
+                                        categories=model.categories_)
         table = _trends(args, requests, model.labels_, model)
         files = out.write_results(model, assignments,
                                   report_options=_report_options(args, requests), trends=table)
@@ -290,6 +293,13 @@ def _cluster_file(args: argparse.Namespace, out: OutputFolder, requests: Request
 
 def cmd_fit(args: argparse.Namespace) -> int:
     """``llmcluster fit``."""
+    if args.clusters:
+        from ..taxonomy.seeds import read_seeds
+
+        try:  # checked before any work, with the file's line numbers
+            read_seeds(args.clusters)
+        except ValueError as exc:
+            raise CLIError(f"--clusters: {exc}") from None
     requests = _read_requests(args, args.batch_id or new_batch_id())
     return _cluster_file(args, _output_folder(args), requests)
 
@@ -358,7 +368,8 @@ def _with_existing_model(args: argparse.Namespace, *, update: bool) -> int:
             labels, new_ids = outcome.result, []
         assignments = assignments_frame(requests.ids, requests.texts, np.asarray(labels),
                                         model.clusters_, new_cluster_ids=new_ids,
-                                        extra=requests.extra)
+                                        extra=requests.extra,
+                                        categories=model.registry_.categories)
         table = _trends(args, requests, np.asarray(labels), model)
         files = out.write_results(
             model, assignments, full=update,

@@ -24,21 +24,21 @@ traceback), 2 command-line usage error, 130 interrupted (Ctrl-C).
 #: What a run that clusters and saves a model writes (fit, update, demo).
 _FILES = f"""\
 files written to --out: assignments.csv (request_id, text, cluster_id,
-cluster_name, status, then the input's other columns; UTF-8 with a
-byte-order mark, so that Excel reads it), clusters.csv, trends.csv (with
---time-column), clusters.json, model.joblib, report.html and llm_log.jsonl
-(one JSON line per LLM call), all UTF-8; with --format xlsx the three
-tables are sheets of results.xlsx instead. A failed run writes none of them;
-only the response cache (cache.sqlite) stays, so that a rerun resumes
-without repeating LLM calls.
+cluster_name, category_id, category_name, status, then the input's other
+columns; UTF-8 with a byte-order mark, so that Excel reads it), clusters.csv,
+trends.csv (with --time-column), clusters.json, model.joblib, report.html
+and llm_log.jsonl (one JSON line per LLM call), all UTF-8; with --format
+xlsx the three tables are sheets of results.xlsx instead. A failed run
+writes none of them; only the response cache (cache.sqlite) stays, so that
+a rerun resumes without repeating LLM calls.
 
 {_EXIT_CODES}"""
 
 _PREDICT_FILES = f"""\
 files written to --out: assignments.csv (request_id, text, cluster_id,
-cluster_name, status, then the input's other columns; UTF-8 with a
-byte-order mark, so that Excel reads it), trends.csv with --time-column,
-and the run's own LLM log (one JSON line per LLM call). The model is not
+cluster_name, category_id, category_name, status, then the input's other
+columns; UTF-8 with a byte-order mark, so that Excel reads it), trends.csv
+with --time-column, and the run's own LLM log (one JSON line per LLM call). The model is not
 changed. A failed run writes neither; only the response cache
 (cache.sqlite) stays, so that a rerun resumes without repeating LLM calls.
 
@@ -282,7 +282,7 @@ def _report_option(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``llmcluster`` argument parser with its five subcommands.
+    """The ``llmcluster`` argument parser with its subcommands.
 
     Returns
     -------
@@ -303,6 +303,10 @@ def build_parser() -> argparse.ArgumentParser:
     fit = command("fit", "find clusters in a file of requests",
                   "Find clusters in a file of requests and label every request.")
     _input(fit)
+    fit.add_argument("--clusters", metavar="FILE",
+                     help="a seed taxonomy to start from: CSV, Excel or JSON with a name "
+                          "column and description or criteria (and category) columns, or a "
+                          "clusters.json; its clusters are locked and judged first")
     _llm(fit, provider=True)
     _out_folder_option(fit)
     _csv_output(fit)
@@ -362,4 +366,8 @@ def build_parser() -> argparse.ArgumentParser:
     _csv_output(demo)
     _report_option(demo)
     _common(demo)
+
+    from .edit import add_edit_parser
+
+    add_edit_parser(commands)
     return parser

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import secrets
 from datetime import datetime, timezone
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -13,8 +13,8 @@ import pandas as pd
 from ..records import Cluster
 from ..representation.normalization import is_blank
 
-__all__ = ["ASSIGNMENT_COLUMNS", "STATUSES", "assignments_frame", "clusters_frame",
-           "generated_ids", "new_batch_id", "INPUT_PREFIX"]
+__all__ = ["ASSIGNMENT_COLUMNS", "CATEGORY_COLUMNS", "STATUSES", "assignments_frame",
+           "clusters_frame", "generated_ids", "new_batch_id", "INPUT_PREFIX"]
 
 #: Put in front of a kept input column whose name is one of ours (``status``,
 #: the ``cluster_id`` of an earlier run's file): ``input_status``.
@@ -22,6 +22,8 @@ INPUT_PREFIX = "input_"
 
 #: Columns of ``assignments.csv`` and of ``ClusteringResult.assignments``.
 ASSIGNMENT_COLUMNS = ["request_id", "text", "cluster_id", "cluster_name", "status"]
+#: Columns added after ``cluster_name`` when categories are given (the CLI's assignments.csv).
+CATEGORY_COLUMNS = ["category_id", "category_name"]
 
 #: What the ``status`` column can say about a row.
 STATUSES = {
@@ -52,6 +54,7 @@ def assignments_frame(
     *,
     new_cluster_ids: Iterable[str] = (),
     extra: pd.DataFrame | None = None,
+    categories: Sequence[Any] | None = None,
 ) -> pd.DataFrame:
     """Build the per-request result table.
 
@@ -70,6 +73,10 @@ def assignments_frame(
         Input columns to keep (date, channel, operator ...), one row per
         request in the same order; they follow :data:`ASSIGNMENT_COLUMNS`,
         with :data:`INPUT_PREFIX` in front of a name that is one of those.
+    categories : sequence of Category, optional
+        The model's categories (``categories_``); when given, the columns
+        :data:`CATEGORY_COLUMNS` follow ``cluster_name`` (``None`` where the
+        request's cluster is in no category, or it has no cluster).
 
     Returns
     -------
@@ -95,13 +102,23 @@ def assignments_frame(
         cluster_ids.append(cluster.id)
         names.append(cluster.name)
         statuses.append("new_cluster" if cluster.id in new else "assigned")
-    frame = pd.DataFrame({
+    columns = {
         "request_id": list(request_ids),
         "text": list(texts),
         "cluster_id": pd.Series(cluster_ids, dtype=object),
         "cluster_name": pd.Series(names, dtype=object),
-        "status": statuses,
-    }, columns=ASSIGNMENT_COLUMNS)
+    }
+    order = list(ASSIGNMENT_COLUMNS)
+    if categories is not None:
+        by_id = {c.id: c for c in categories}
+        of_cluster = {c.id: by_id.get(c.category_id) for c in clusters}
+        found = [of_cluster.get(cid) if cid is not None else None for cid in cluster_ids]
+        columns["category_id"] = pd.Series([c.id if c else None for c in found], dtype=object)
+        columns["category_name"] = pd.Series([c.name if c else None for c in found],
+                                             dtype=object)
+        order[4:4] = CATEGORY_COLUMNS
+    columns["status"] = statuses
+    frame = pd.DataFrame(columns, columns=order)
     if extra is None or extra.shape[1] == 0:
         return frame
     if len(extra) != len(frame):

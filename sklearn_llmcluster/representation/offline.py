@@ -47,6 +47,8 @@ Judging
 
 from __future__ import annotations
 
+import base64
+import binascii
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
@@ -485,7 +487,8 @@ class OfflineEngine:
         """Fit the representation on the corpus and recompute own centroids (lock held)."""
         # Sorted, so that the order texts arrived in does not change the fit.
         corpus = sorted(self._corpus)
-        self._space = _TextSpace(corpus, self.n_components, self._seed())
+        self._space_seed = self._seed()
+        self._space = _TextSpace(corpus, self.n_components, self._space_seed)
         self.n_fit_texts_ = len(corpus)
         for own in self._own.values():
             own.centroid = self._mean_direction(self._space.transform(own.texts))
@@ -683,6 +686,98 @@ class OfflineEngine:
         best_similarity = similarity[np.arange(len(texts)), best]
         return [clusters[b].id if s >= self.threshold else None
                 for b, s in zip(best.tolist(), best_similarity.tolist())]
+
+    # -- what a clusters file keeps ---------------------------------------------------
+    def export_state(self, clusters: Sequence[Cluster]) -> dict | None:
+        """What :meth:`assign` needs to answer exactly as now, as JSON-ready data.
+
+        The texts the representation was fitted on (and those seen since),
+        its seed, and the centroid and texts of each of ``clusters`` this
+        engine proposed, by cluster id. ``None`` before anything was fitted.
+        :meth:`restore_state` rebuilds the same representation and centroids.
+        """
+        with self._lock:
+            seed = getattr(self, "_space_seed", None)
+            if self._space is None or seed is None:
+                return None
+            position = {t: i for i, t in enumerate(self._corpus)}
+            own = {}
+            for cluster in clusters:
+                entry = self._own.get(name_key(cluster.name))
+                if entry is not None:
+                    # Exact float64 bytes, base64: a JSON list would be a line per number.
+                    data = np.asarray(entry.centroid, dtype="<f8").tobytes()
+                    # Texts by position in the corpus (base64 int32), the others in full.
+                    rows = np.array([position.get(t, -1) for t in entry.texts], dtype="<i4")
+                    own[cluster.id] = {
+                        "centroid": base64.b64encode(data).decode("ascii"),
+                        "corpus_rows": base64.b64encode(rows.tobytes()).decode("ascii"),
+                        "other_texts": [t for t in entry.texts if t not in position]}
+            return {"engine": "offline", "seed": int(seed), "n_components": self.n_components,
+                    "n_fit_texts": self.n_fit_texts_, "corpus": list(self._corpus), "own": own}
+
+    def restore_state(self, state: dict, clusters: Sequence[Cluster]) -> None:
+        """Judge as the engine that wrote ``state`` with :meth:`export_state` did.
+
+        Raises
+        ------
+        ValueError
+            If ``state`` was not written by :meth:`export_state`.
+        """
+        try:
+            corpus = [str(t) for t in state["corpus"]]
+            n_fit, seed = int(state["n_fit_texts"]), int(state["seed"])
+            n_components = int(state["n_components"])
+            own = {}
+            for cid, entry in state["own"].items():
+                centroid = np.frombuffer(base64.b64decode(entry["centroid"], validate=True),
+                                         dtype="<f8").astype(float)
+                rows = np.frombuffer(base64.b64decode(entry["corpus_rows"], validate=True),
+                                     dtype="<i4")
+                others = iter(entry["other_texts"])
+                own[cid] = (centroid, [corpus[r] if r >= 0 else str(next(others))
+                                       for r in rows.tolist()])
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError, StopIteration,
+                binascii.Error) as exc:
+            raise ValueError(f'"judge_state" is not what save_clusters writes ({exc!r}); '
+                             "remove it to judge by the clusters' descriptions") from None
+        names = {c.id: c.name for c in clusters}
+        with self._lock:
+            self._corpus = dict.fromkeys(corpus)
+            self._space_seed = seed
+            self._space = _TextSpace(sorted(corpus[:n_fit]), n_components, seed)
+            self.n_fit_texts_ = n_fit
+            self._own = {name_key(names[cid]): _OwnCluster(centroid, texts)
+                         for cid, (centroid, texts) in own.items() if cid in names}
+            self._built.clear()
+            self._partition = None
+
+    def rename_own(self, old_name: str, new_name: str) -> None:
+        """Keep the centroid of a cluster this engine proposed when an analyst renames it."""
+        with self._lock:
+            entry = self._own.pop(name_key(old_name), None)
+            if entry is not None:
+                self._own[name_key(new_name)] = entry
+
+    def merge_own(self, names: Sequence[str], into: str) -> None:
+        """One centroid for clusters an analyst merged: from the texts of all of them.
+
+        The survivor ``into`` keeps the name; a merged cluster that this engine
+        did not propose adds nothing (its centroid was built from its description).
+        """
+        with self._lock:
+            entries = [self._own.pop(name_key(n)) for n in (into, *names)
+                       if name_key(n) in self._own]
+            if not entries or self._space is None:
+                return
+            texts = list(dict.fromkeys(t for e in entries for t in e.texts))
+            self._own[name_key(into)] = _OwnCluster(
+                self._mean_direction(self._space.transform(texts)), texts)
+
+    def forget_own(self, name: str) -> None:
+        """Drop the centroid of a cluster that is no longer judged (removed or split)."""
+        with self._lock:
+            self._own.pop(name_key(name), None)
 
     # -- pickling --------------------------------------------------------------------
     def __getstate__(self) -> dict:

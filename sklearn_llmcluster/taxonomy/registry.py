@@ -4,9 +4,14 @@ A registry owns the clusters of one model. Cluster ``k`` of the registry is
 label ``k`` of the estimator; clusters are never removed or renumbered, so
 labels and ids stay stable across ``partial_fit`` calls.
 
+The registry also holds the taxonomy an analyst owns: the categories above
+the clusters and the log of edits (renames, merges, moved texts ...) that
+every later ``partial_fit`` and ``predict`` respects.
+
 The clusters file (:func:`save_clusters`, :func:`load_clusters`) is JSON that
 people may edit; loading checks every field and names the file, the cluster
-and the field of any problem.
+and the field of any problem. Format version 2 adds the optional keys
+``"categories"``, ``"edits"`` and ``"judge_state"``; version 1 files still load.
 """
 
 from __future__ import annotations
@@ -19,16 +24,23 @@ from typing import Any, Iterable, Sequence
 
 from ..io.atomic import atomic_write_text
 from ..discovery.prompts import NONE_ID
-from ..records import Cluster, Proposal, _checked_fields, _shown, utc_now
-from ..representation.normalization import name_key, truncate
+from ..records import Category, Cluster, Proposal, _checked_fields, _shown, utc_now
+from ..representation.normalization import dedup_key, name_key, truncate
 
 __all__ = ["ClusterRegistry", "save_clusters", "load_clusters", "FORMAT_NAME", "FORMAT_VERSION"]
 
 FORMAT_NAME = "sklearn_llmcluster.clusters"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: Versions :func:`load_clusters` reads.
+READABLE_VERSIONS = (1, 2)
 
-# Ids the registry generates: "c" and a number.
+# Ids the registry generates: "c" and a number; categories "g" and a number.
 _GENERATED_ID = re.compile(r"c([0-9]+)")
+_CATEGORY_ID = re.compile(r"g([0-9]+)")
+
+#: Edits an edit log may hold, and the keys naming clusters in each.
+EDIT_OPS = ("rename", "merge", "split", "move", "remove", "lock", "unlock")
+_ID_KEYS = ("cluster_id", "cluster_ids", "into")
 
 
 def _is_count(value: Any) -> bool:
@@ -68,6 +80,13 @@ class ClusterRegistry:
         self._index_by_id: dict[str, int] = {}
         self._index_by_name: dict[str, int] = {}
         self._next_number = 1
+        #: Categories above the clusters (see :mod:`..taxonomy.categories`).
+        self.categories: list[Category] = []
+        self._next_category = 1
+        #: The analyst's edits, oldest first (see :mod:`..taxonomy.edits`).
+        self.edits: list[dict] = []
+        #: What a judge needs to judge exactly as when the file was saved (offline engine).
+        self.judge_state: dict | None = None
         for cluster in clusters:
             self._append(cluster)
         self.min_cluster_size = min_cluster_size
@@ -80,6 +99,10 @@ class ClusterRegistry:
         if "min_cluster_size" in state:
             state["_min_cluster_size"] = state.pop("min_cluster_size")
         self.__dict__.update(state)
+        # ... and no taxonomy.
+        for name, value in (("categories", []), ("_next_category", 1), ("edits", []),
+                            ("judge_state", None)):
+            self.__dict__.setdefault(name, value)
 
     @property
     def min_cluster_size(self) -> int:
@@ -127,6 +150,97 @@ class ClusterRegistry:
         """The cluster whose name equals ``name`` after normalisation, if any."""
         index = self._index_by_name.get(name_key(name))
         return None if index is None else self.clusters[index]
+
+    def require(self, cluster_id: Any) -> Cluster:
+        """The cluster with ``cluster_id``; KeyError naming a few known ids when unknown."""
+        index = self._index_by_id.get(cluster_id) if isinstance(cluster_id, str) else None
+        if index is None:
+            known = [c.id for c in self.clusters[:8]]
+            more = ", ..." if len(self.clusters) > 8 else ""
+            raise KeyError(f"no cluster has id {cluster_id!r}; known ids: "
+                           f"{', '.join(known) or 'none'}{more}")
+        return self.clusters[index]
+
+    def rename(self, cluster: Cluster, name: str) -> None:
+        """Give ``cluster`` a new name (ValueError when another cluster has it)."""
+        key = name_key(name)
+        other = self._index_by_name.get(key)
+        if other is not None and self.clusters[other] is not cluster:
+            raise ValueError(f"cluster {self.clusters[other].id} is already named "
+                             f"{self.clusters[other].name!r}; choose another name")
+        index = self._index_by_id[cluster.id]
+        old_key = name_key(cluster.name)
+        del self._index_by_name[old_key]
+        cluster.name = name
+        self._index_by_name[key] = index
+        former = getattr(self, "_former_names", None)
+        if former is not None and old_key != key:
+            # A proposal under the old name later lands on the renamed cluster.
+            former[old_key] = index
+            former.pop(key, None)
+
+    # -- categories --------------------------------------------------------
+    def category(self, category_id: str) -> Category:
+        """The category with ``category_id`` (KeyError naming known ids when unknown)."""
+        for category in self.categories:
+            if category.id == category_id:
+                return category
+        known = ", ".join(c.id for c in self.categories[:8]) or "none"
+        raise KeyError(f"no category has id {category_id!r}; known ids: {known}")
+
+    def add_category(self, name: str, summary: str = "") -> Category:
+        """A new category (its name made unique by a number if taken)."""
+        taken = {name_key(c.name) for c in self.categories}
+        unique, number = name.strip() or "Other", 2
+        while name_key(unique) in taken:
+            unique, number = f"{name.strip()} ({number})", number + 1
+        category = Category(id=f"g{self._next_category}", name=unique, summary=summary)
+        self._next_category += 1
+        self.categories.append(category)
+        return category
+
+    def set_category(self, cluster: Cluster, category_id: str | None) -> None:
+        """Put ``cluster`` in a category (``None``: in none), keeping both sides in step."""
+        for category in self.categories:
+            if cluster.id in category.cluster_ids:
+                category.cluster_ids.remove(cluster.id)
+        cluster.category_id = category_id
+        if category_id is not None:
+            self.category(category_id).cluster_ids.append(cluster.id)
+
+    def clear_categories(self) -> None:
+        """Forget every category (ids are not reused)."""
+        self.categories = []
+        for cluster in self.clusters:
+            cluster.category_id = None
+
+    # -- the edit log -------------------------------------------------------
+    def log_edit(self, op: str, **fields: Any) -> dict:
+        """Append an edit to the log, stamped with the time."""
+        entry = {"op": op, **fields, "at": utc_now()}
+        self.edits.append(entry)
+        return entry
+
+    def pinned(self) -> dict[str, str]:
+        """Cluster id of each text an analyst moved, by :func:`dedup_key`; the last move wins.
+
+        Pins follow merges to the survivor; pins to a cluster that is no
+        longer a label (removed) are dropped: those texts go back to -1.
+        """
+        pins: dict[str, str] = {}
+        for entry in self.edits:
+            if entry.get("op") == "move":
+                for text in entry.get("texts", []):
+                    pins[dedup_key(text)] = entry["cluster_id"]
+        resolve = getattr(self, "resolve", None)
+        result = {}
+        for key, cid in pins.items():
+            target = resolve(cid) if resolve is not None else cid
+            if isinstance(target, Cluster):
+                target = target.id
+            if target is not None and self.get(target).status not in ("removed", "merged"):
+                result[key] = target
+        return result
 
     def add(self, proposal: Proposal) -> tuple[Cluster, bool]:
         """Add a proposal, or merge it into the cluster that already has its name.
@@ -203,6 +317,10 @@ class ClusterRegistry:
             "min_cluster_size": self.min_cluster_size,
             "next_id": f"c{self._next_number}",
             "clusters": [c.to_dict() for c in self.clusters],
+            "next_category_id": f"g{self._next_category}",
+            "categories": [c.to_dict() for c in self.categories],
+            "edits": [dict(e) for e in self.edits],
+            **({"judge_state": self.judge_state} if self.judge_state is not None else {}),
         }
 
     @classmethod
@@ -244,10 +362,10 @@ class ClusterRegistry:
                 "(write one with save_clusters)"
             )
         version = data.get("format_version")
-        if version != FORMAT_VERSION:
+        if isinstance(version, bool) or version not in READABLE_VERSIONS:
             raise ValueError(
                 f"{where}clusters file format_version {version!r} is not supported "
-                f"(this version reads {FORMAT_VERSION})"
+                f"(this version reads {' and '.join(map(str, READABLE_VERSIONS))})"
             )
         min_cluster_size = data.get("min_cluster_size", 5)
         if not _is_count(min_cluster_size):
@@ -300,7 +418,84 @@ class ClusterRegistry:
             clusters.append(cluster)
         registry = cls(clusters, min_cluster_size=int(min_cluster_size))
         registry._next_number = max(registry._next_number, next_number)
+        _read_taxonomy(registry, data, where, fix)
         return registry
+
+
+def _read_taxonomy(registry: ClusterRegistry, data: dict, where: str, fix: str) -> None:
+    """Categories, edit log and judge state of a clusters file, checked against its clusters."""
+    known = {c.id: c for c in registry.clusters}
+    shown_ids = ", ".join(list(known)[:8]) or "none"
+    items = data.get("categories") or []
+    if not isinstance(items, list):
+        raise ValueError(f'{where}"categories" must be a list of categories; '
+                         f"got {_shown(items)}{fix}")
+    names: set[str] = set()
+    number = 1
+    for index, item in enumerate(items):
+        try:
+            category = Category.from_dict(item)
+        except ValueError as exc:
+            raise ValueError(f"{where}categories[{index}]: {exc}{fix}") from None
+        if any(c.id == category.id for c in registry.categories):
+            raise ValueError(f"{where}categories[{index}]: id {category.id!r} is used twice{fix}")
+        if name_key(category.name) in names:
+            raise ValueError(f"{where}categories[{index}]: name {category.name!r} is used "
+                             f"twice; rename one of them{fix}")
+        names.add(name_key(category.name))
+        for cid in category.cluster_ids:
+            cluster = known.get(cid)
+            if cluster is None:
+                raise ValueError(f"{where}categories[{index}] ({category.name!r}) lists cluster "
+                                 f"{cid!r}, which the file does not have (its ids: "
+                                 f"{shown_ids}){fix}")
+            if cluster.category_id != category.id:
+                raise ValueError(
+                    f"{where}categories[{index}] ({category.name!r}) lists cluster {cid!r}, "
+                    f'whose "category_id" is {cluster.category_id!r}; make the two agree{fix}')
+        registry.categories.append(category)
+        match = _CATEGORY_ID.fullmatch(category.id)
+        if match:
+            number = max(number, int(match.group(1)) + 1)
+    by_id = {c.id: c for c in registry.categories}
+    for cluster in registry.clusters:
+        if cluster.category_id is not None and (
+                cluster.category_id not in by_id
+                or cluster.id not in by_id[cluster.category_id].cluster_ids):
+            raise ValueError(f'{where}cluster {cluster.id!r} has "category_id" '
+                             f"{cluster.category_id!r}, but no category of the file lists it "
+                             f'(add it to that category\'s "cluster_ids", or set null){fix}')
+    next_category = data.get("next_category_id")
+    match = _CATEGORY_ID.fullmatch(next_category) if isinstance(next_category, str) else None
+    registry._next_category = max(number, int(match.group(1)) if match else 1)
+
+    edits = data.get("edits") or []
+    if not isinstance(edits, list):
+        raise ValueError(f'{where}"edits" must be a list of edits; got {_shown(edits)}{fix}')
+    for index, entry in enumerate(edits):
+        if not isinstance(entry, dict) or entry.get("op") not in EDIT_OPS:
+            raise ValueError(f'{where}edits[{index}]: an edit is an object whose "op" is one '
+                             f"of {', '.join(EDIT_OPS)}; got {_shown(entry)}{fix}")
+        for key in _ID_KEYS:
+            value = entry.get(key)
+            ids = value if isinstance(value, list) else [] if value is None else [value]
+            for cid in ids:
+                if cid not in known:
+                    raise ValueError(
+                        f"{where}edits[{index}] ({entry['op']}) names cluster {cid!r}, which "
+                        f"the file does not have (its ids: {shown_ids}); an edit log belongs "
+                        f"with the clusters it was made on{fix}")
+        texts = entry.get("texts")
+        if entry["op"] == "move" and not (isinstance(texts, list)
+                                         and all(isinstance(t, str) for t in texts)):
+            raise ValueError(f'{where}edits[{index}] (move) needs "texts", a list of texts; '
+                             f"got {_shown(texts)}{fix}")
+        registry.edits.append(dict(entry))
+    state = data.get("judge_state")
+    if state is not None and not isinstance(state, dict):
+        raise ValueError(f'{where}"judge_state" must be an object written by save_clusters '
+                         f"(or be removed); got {_shown(state)}{fix}")
+    registry.judge_state = state
 
 
 def _describe(index: int, item: Any) -> str:
@@ -330,20 +525,25 @@ def _free_id(items: Sequence[Any], next_number: int) -> str:
     return f"c{number}"
 
 
-def save_clusters(clusters: ClusterRegistry | Sequence[Cluster], path: str | os.PathLike) -> None:
+def save_clusters(clusters: Any, path: str | os.PathLike) -> None:
     """Write clusters as human-readable UTF-8 JSON (Cyrillic stays Cyrillic).
 
     The file holds the clusters, the ``min_cluster_size`` their statuses
-    follow, and ``next_id``, the id the next new cluster gets (so ids stay
-    unique across a save and a load). Nothing is written that
-    :func:`load_clusters` would refuse.
+    follow, ``next_id``, the id the next new cluster gets (so ids stay
+    unique across a save and a load), the categories and the edit log.
+    Nothing is written that :func:`load_clusters` would refuse.
 
     Parameters
     ----------
-    clusters : ClusterRegistry or list of Cluster
-        A plain list is checked as :func:`load_clusters` checks a file, and
-        saved with ``min_cluster_size`` 5 and the statuses that follow from
-        it; the given clusters are not changed.
+    clusters : LLMClusterer, ClusterRegistry or list of Cluster
+        A fitted model is saved with what its offline judge (if it has one)
+        needs to judge exactly as it does (``"judge_state"``: the texts its
+        representation was fitted on, its seed and its clusters' centroids),
+        so that ``LLMClusterer(...).load_clusters(path).predict(X)`` gives
+        the labels of ``model.predict(X)``. A plain list is checked as
+        :func:`load_clusters` checks a file, and saved with
+        ``min_cluster_size`` 5 and the statuses that follow from it; the
+        given clusters are not changed.
     path : str or path-like
 
     Raises
@@ -352,6 +552,35 @@ def save_clusters(clusters: ClusterRegistry | Sequence[Cluster], path: str | os.
         If a cluster has a missing or wrong field, or two share an id or a
         name; the message names the cluster and the field.
     """
+    atomic_write_text(path, clusters_file_text(clusters, path))
+
+
+def clusters_file_text(clusters: Any, path: str | os.PathLike = "the clusters file") -> str:
+    """The text :func:`save_clusters` writes for ``clusters``, checked, without writing it.
+
+    For callers that must render several files before writing any (the
+    ``llmcluster edit`` command writes the model and its clusters file together).
+    """
+    if hasattr(clusters, "get_params") and hasattr(clusters, "fit"):  # an estimator
+        from sklearn.utils.validation import check_is_fitted
+
+        from .edits import offline_engine
+
+        check_is_fitted(clusters, "registry_")
+        engine = offline_engine(clusters)
+        data = clusters.registry_.to_json_dict()
+        if engine is not None:
+            state = engine.export_state(clusters.registry_.clusters)
+            if state is not None:
+                data["judge_state"] = state
+        try:
+            ClusterRegistry.from_json_dict(data)
+        except ValueError as exc:
+            raise ValueError(f"clusters not saved to {path}: {exc}") from None
+        return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+    if not isinstance(clusters, (ClusterRegistry, list, tuple)):
+        raise TypeError("save_clusters takes a fitted LLMClusterer, a ClusterRegistry or a "
+                        f"list of Cluster records, got {type(clusters).__name__}")
     try:
         if isinstance(clusters, ClusterRegistry):
             data = clusters.to_json_dict()
@@ -363,8 +592,7 @@ def save_clusters(clusters: ClusterRegistry | Sequence[Cluster], path: str | os.
             }).to_json_dict()
     except ValueError as exc:
         raise ValueError(f"clusters not saved to {path}: {exc}") from None
-    text = json.dumps(data, ensure_ascii=False, indent=2)
-    atomic_write_text(path, text + "\n")
+    return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
 
 
 def load_clusters(path: str | os.PathLike) -> list[Cluster]:
