@@ -10,7 +10,7 @@ from .llm.client import LLMClient
 from .discovery.prompts import PromptBuilder
 from .discovery.proposer import LLMProposer
 from .protocols import Judge, LLMProvider, Proposer
-from .records import Cluster, LLMUsage, Proposal
+from .records import Category, Cluster, LLMUsage, Proposal
 from .taxonomy.registry import ClusterRegistry, load_clusters, save_clusters
 from .report import plot_clusters, plot_trends, trends
 
@@ -18,6 +18,7 @@ __all__ = [
     "__version__",
     "LLMClusterer",
     "Cluster",
+    "Category",
     "Proposal",
     "LLMUsage",
     "Proposer",

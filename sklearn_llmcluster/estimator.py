@@ -195,7 +195,7 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         :meth:`save_clusters`, a JSON list of such dicts, or a CSV or Excel
         file with those columns. ``fit`` starts from them: they are locked,
         have origin ``"seed"``, are judged first, and discovery only adds
-        clusters for what they do not cover. See :mod:`.taxonomy.seeds`.
+        clusters for what they do not cover (see docs/incremental).
     n_categories : int or None, default=None
         Categories above the clusters (``categories_``). ``None``: about the
         square root of the number of clusters (an LLM chooses its own

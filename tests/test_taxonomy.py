@@ -7,6 +7,7 @@ through the real LLM client, prompts and answer parsing).
 
 from __future__ import annotations
 
+import html
 import io
 import json
 import warnings
@@ -229,8 +230,8 @@ def test_categories_cover_every_live_cluster_and_round_trip(demo, tmp_path, engi
     categories = model.categories_
     assert 2 <= len(categories) < model.n_clusters_
     grouped = sorted(cid for c in categories for cid in c.cluster_ids)
-    assert grouped == sorted(c.id for c in model.clusters_ if c.status not in ("merged",
-                                                                                 "removed"))
+    live = [c for c in model.clusters_ if c.status not in ("merged", "removed")]
+    assert grouped == sorted(c.id for c in live)
     for category in categories:
         for cid in category.cluster_ids:
             assert model.registry_.get(cid).category_id == category.id
@@ -238,6 +239,11 @@ def test_categories_cover_every_live_cluster_and_round_trip(demo, tmp_path, engi
     model.save_clusters(path)
     registry = load_registry(path)
     assert [c.to_dict() for c in registry.categories] == [c.to_dict() for c in categories]
+    from sklearn_llmcluster.report import build_report
+
+    page = build_report(model)
+    assert page.count('class="category-row"') == len(categories)
+    assert all(html.escape(c.name) in page for c in categories)
     # partial_fit puts new clusters into categories too.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -393,3 +399,77 @@ def test_version_1_files_still_load(tmp_path):
                                 "clusters": [{"id": "c1", "name": "Cards"}]}), encoding="utf-8")
     (cluster,) = load_clusters(path)
     assert (cluster.locked, cluster.origin, cluster.category_id) == (False, "discovered", None)
+
+
+@pytest.mark.parametrize("engine", ["offline", "oracle"])
+def test_merge_sticks(demo, tmp_path, engine):
+    texts, _ = demo
+    model = _fitted(engine, demo)
+    k1, k2 = model.registry_.index_of("c1"), model.registry_.index_of("c2")
+    had = (model.labels_ == k1) | (model.labels_ == k2)
+    survivor = model.merge_clusters(["c1", "c2"], name="Merged by hand")
+    assert survivor.id == "c1" and survivor.name == "Merged by hand"
+    assert model.clusters_[k2].status == "merged" and model.clusters_[k2].merged_into == "c1"
+    assert (model.labels_[had] == k1).all() and not (model.labels_ == k2).any()
+    assert k2 not in model.predict(texts).tolist()
+    loaded, dumped = _round_trips(model, tmp_path, texts)
+    for other in (loaded, dumped):
+        assert other.registry_.get("c2").status == "merged"
+        assert other.registry_.get("c1").name == "Merged by hand"
+        assert k2 not in other.predict(texts).tolist()
+    assert k2 not in dumped.labels_.tolist()  # partial_fit never brings it back
+
+
+@pytest.mark.parametrize("engine", ["offline", "oracle"])
+def test_remove_sticks(demo, tmp_path, engine):
+    texts, _ = demo
+    model = _fitted(engine, demo)
+    k = model.registry_.index_of("c2")
+    had = model.labels_ == k
+    model.remove_cluster("c2")
+    assert model.clusters_[k].status == "removed"
+    assert (model.labels_[had] == -1).all()
+    assert model.n_clusters_ == len(model.get_clusters())
+    assert "c2" not in [c.id for c in model.get_clusters()]
+    loaded, dumped = _round_trips(model, tmp_path, texts)
+    for other in (loaded, dumped):
+        assert k not in other.predict(texts).tolist()
+    assert k not in dumped.labels_.tolist()
+
+
+@pytest.mark.parametrize("engine", ["offline", "oracle"])
+def test_split_sticks(demo, tmp_path, engine):
+    texts, _ = demo
+    model = _fitted(engine, demo)
+    # Merge two clusters, then split the result again among the fit's texts.
+    model.merge_clusters(["c1", "c2"])
+    k = model.registry_.index_of("c1")
+    made = model.split_cluster("c1", texts[:250])
+    assert len(made) >= 2 and all(c.origin == "edit" for c in made)
+    assert model.clusters_[k].status == "removed"
+    assert k not in model.labels_.tolist()
+    new = {model.registry_.index_of(c.id) for c in made}
+    assert new & set(model.labels_.tolist())
+    assert model.edits_[-1]["op"] == "split" and model.edits_[-1]["into"] == [c.id for c in made]
+    loaded, dumped = _round_trips(model, tmp_path, texts)
+    assert {c.id for c in made} <= {c.id for c in loaded.get_clusters()}
+
+
+def test_locked_clusters_refuse_merge_remove_and_split(demo):
+    texts, _ = demo
+    model = _fitted("oracle", demo)
+    model.lock_cluster("c1")
+    before = json.dumps(model.registry_.to_json_dict()["clusters"])
+    for edit in (lambda: model.merge_clusters(["c2", "c1"]), lambda: model.remove_cluster("c1"),
+                 lambda: model.split_cluster("c1", texts)):
+        with pytest.raises(ValueError, match="is locked"):
+            edit()
+    with pytest.raises(KeyError, match="known ids"):
+        model.merge_clusters(["c2", "zz"])
+    with pytest.raises(ValueError, match="two or more"):
+        model.merge_clusters(["c2"])
+    assert json.dumps(model.registry_.to_json_dict()["clusters"]) == before
+    model.unlock_cluster("c1")
+    model.remove_cluster("c1")
+    with pytest.raises(ValueError, match="was removed"):
+        model.rename_cluster("c1", "again")

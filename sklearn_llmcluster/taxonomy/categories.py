@@ -37,7 +37,7 @@ _COUNTED = ("calls", "prompt_tokens", "completion_tokens", "retries", "cache_hit
 
 
 def auto_n_categories(n_clusters: int) -> int:
-    """Categories for ``n_clusters`` clusters when ``n_categories`` is None: about the square root."""
+    """Categories for ``n_clusters`` clusters with ``n_categories=None``: about the square root."""
     if n_clusters < MIN_CLUSTERS:
         return 0
     return max(2, int(round(math.sqrt(n_clusters))))

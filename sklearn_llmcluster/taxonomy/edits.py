@@ -62,7 +62,7 @@ def pinned_ids(registry, texts: Sequence[str]) -> list[str | None]:
 
 
 def offline_engine(model: Any):
-    """The model's :class:`~sklearn_llmcluster.representation.offline.OfflineEngine`, if it judges."""
+    """The model's offline engine (``OfflineEngine``), when it is the judge; else ``None``."""
     from ..representation.offline import OfflineJudge
 
     judge = getattr(model, "judge_", None)

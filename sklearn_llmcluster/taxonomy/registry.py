@@ -486,8 +486,8 @@ def _read_taxonomy(registry: ClusterRegistry, data: dict, where: str, fix: str) 
                         f"the file does not have (its ids: {shown_ids}); an edit log belongs "
                         f"with the clusters it was made on{fix}")
         texts = entry.get("texts")
-        if entry["op"] == "move" and not (isinstance(texts, list)
-                                         and all(isinstance(t, str) for t in texts)):
+        if entry["op"] == "move" and not (
+                isinstance(texts, list) and all(isinstance(t, str) for t in texts)):
             raise ValueError(f'{where}edits[{index}] (move) needs "texts", a list of texts; '
                              f"got {_shown(texts)}{fix}")
         registry.edits.append(dict(entry))
