@@ -21,7 +21,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn_llmcluster import Cluster, LLMClusterer, load_clusters, save_clusters
 from sklearn_llmcluster.datasets import load_demo
 from sklearn_llmcluster.taxonomy.registry import FORMAT_VERSION, load_registry
-from sklearn_llmcluster.testing import OracleProvider
+from sklearn_llmcluster.testing import OracleProvider, SimulatedLLM
 
 
 @pytest.fixture(scope="module")
@@ -41,8 +41,17 @@ def _oracle(demo, **params) -> LLMClusterer:
                         **params)
 
 
+def _sim(demo, **params) -> LLMClusterer:
+    texts, labels = demo
+    return LLMClusterer(provider=SimulatedLLM(dict(zip(texts, labels)), level="realistic"),
+                        random_state=0, **params)
+
+
 def _engines(demo):
-    return [("offline", _offline()), ("oracle", _oracle(demo))]
+    return [("offline", _offline()), ("oracle", _oracle(demo)), ("sim", _sim(demo))]
+
+
+ENGINES = ["offline", "oracle", "sim"]
 
 
 def _quiet_fit(model, texts):
@@ -67,7 +76,7 @@ def _fresh_like(model) -> LLMClusterer:
 # -- fidelity ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("engine", ["offline", "oracle"])
+@pytest.mark.parametrize("engine", ENGINES)
 def test_save_load_predict_gives_the_saved_models_predict(demo, tmp_path, engine):
     texts, _ = demo
     model = dict(_engines(demo))[engine]
@@ -133,12 +142,12 @@ SEEDS = [{"name": "Card problems", "criteria": "The card is blocked, lost, stole
           "category": "Access"}]
 
 
-@pytest.mark.parametrize("engine", ["offline", "oracle"])
+@pytest.mark.parametrize("engine", ENGINES)
 def test_seed_clusters_are_locked_judged_first_and_kept(demo, tmp_path, engine):
     texts, labels = demo
     model = dict(_engines(demo))[engine]
-    if engine == "oracle":
-        # The oracle judge picks the cluster named after a text's gold label.
+    if engine != "offline":
+        # The simulated LLMs' judges know clusters named after the gold labels.
         gold = sorted(set(labels))[:2]
         seeds = [{"name": gold[0], "criteria": "x"}, {"name": gold[1], "description": "y"}]
     else:
@@ -223,7 +232,7 @@ def test_bad_seed_lists_are_refused():
 # -- categories -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("engine", ["offline", "oracle"])
+@pytest.mark.parametrize("engine", ENGINES)
 def test_categories_cover_every_live_cluster_and_round_trip(demo, tmp_path, engine):
     texts, _ = demo
     model = _quiet_fit(dict(_engines(demo))[engine], texts[:250])
@@ -307,7 +316,7 @@ def _round_trips(model, tmp_path, texts):
     return loaded, dumped
 
 
-@pytest.mark.parametrize("engine", ["offline", "oracle"])
+@pytest.mark.parametrize("engine", ENGINES)
 def test_rename_sticks(demo, tmp_path, engine):
     texts, _ = demo
     model = _fitted(engine, demo)
@@ -323,7 +332,7 @@ def test_rename_sticks(demo, tmp_path, engine):
         assert other.edits_[-1]["name"] == "Блокировка карты"
 
 
-@pytest.mark.parametrize("engine", ["offline", "oracle"])
+@pytest.mark.parametrize("engine", ENGINES)
 def test_moved_texts_are_pinned(demo, tmp_path, engine):
     texts, _ = demo
     model = _fitted(engine, demo)
@@ -346,7 +355,7 @@ def test_moved_texts_are_pinned(demo, tmp_path, engine):
     assert (dumped.labels_[:3] == target).all()
 
 
-@pytest.mark.parametrize("engine", ["offline", "oracle"])
+@pytest.mark.parametrize("engine", ENGINES)
 def test_lock_and_unlock_stick(demo, tmp_path, engine):
     texts, _ = demo
     model = _fitted(engine, demo)
@@ -401,7 +410,7 @@ def test_version_1_files_still_load(tmp_path):
     assert (cluster.locked, cluster.origin, cluster.category_id) == (False, "discovered", None)
 
 
-@pytest.mark.parametrize("engine", ["offline", "oracle"])
+@pytest.mark.parametrize("engine", ENGINES)
 def test_merge_sticks(demo, tmp_path, engine):
     texts, _ = demo
     model = _fitted(engine, demo)
@@ -420,7 +429,7 @@ def test_merge_sticks(demo, tmp_path, engine):
     assert k2 not in dumped.labels_.tolist()  # partial_fit never brings it back
 
 
-@pytest.mark.parametrize("engine", ["offline", "oracle"])
+@pytest.mark.parametrize("engine", ENGINES)
 def test_remove_sticks(demo, tmp_path, engine):
     texts, _ = demo
     model = _fitted(engine, demo)
@@ -437,7 +446,7 @@ def test_remove_sticks(demo, tmp_path, engine):
     assert k not in dumped.labels_.tolist()
 
 
-@pytest.mark.parametrize("engine", ["offline", "oracle"])
+@pytest.mark.parametrize("engine", ENGINES)
 def test_split_sticks(demo, tmp_path, engine):
     texts, _ = demo
     model = _fitted(engine, demo)
