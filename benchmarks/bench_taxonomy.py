@@ -1,7 +1,8 @@
 """Fidelity of a saved taxonomy, and what categories and edits cost, on BANKING77.
 
-For each engine (the offline engine, and the oracle LLM that knows the gold
-labels and answers the library's own prompts through the real LLM client):
+For each engine (the offline engine; the oracle LLM that knows the gold
+labels and answers the library's own prompts through the real LLM client,
+also with 10% judge errors; and the realistic simulated LLM):
 
 - ``load=predict``: share of texts whose label from
   ``LLMClusterer(...).load_clusters(save_clusters(model))`` followed by
@@ -35,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from sklearn_llmcluster import LLMClusterer, save_clusters
-from sklearn_llmcluster.testing import OracleProvider
+from sklearn_llmcluster.testing import OracleProvider, SimulatedLLM
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -93,6 +94,8 @@ def main() -> None:
              texts),
         _run("oracle LLM, 10% judge errors", lambda: LLMClusterer(
             provider=OracleProvider(gold, error_rate=0.1), random_state=0), texts),
+        _run("simulated LLM, realistic", lambda: LLMClusterer(
+            provider=SimulatedLLM(gold, level="realistic"), random_state=0), texts),
     ]
     print(pd.DataFrame(rows).to_string(index=False))
 

@@ -91,12 +91,14 @@ def test_an_empty_stream_is_a_value_error():
 
 
 def test_the_model_keeps_no_texts_of_past_chunks():
-    """State grows by the labels only (8 bytes a row), not by the texts streamed."""
+    """State grows by the labels and their row keys only (8 bytes a row each), not by the texts
+    streamed (the keys let an analyst's edits find the rows of ``labels_``)."""
     small, _ = intent_requests(50)
     large, _ = intent_requests(500, seed=1)
     model_small = make(batch_size=50, n_jobs=1).fit(chunks(small, 100))
     model_large = make(batch_size=50, n_jobs=1).fit(chunks(large, 100))
     model_small.labels_ = model_large.labels_ = np.empty(0, dtype=np.intp)
+    model_small._row_keys_ = model_large._row_keys_ = np.empty(0, dtype=np.uint64)
     grown = len(pickle.dumps(model_large)) - len(pickle.dumps(model_small))
     assert grown < 2_000  # 2,700 more texts of ~40 characters would be 100 kB
 
