@@ -16,10 +16,15 @@ from datetime import datetime, timezone
 from typing import Any
 
 
-__all__ = ["Cluster", "Category", "Proposal", "LLMUsage", "utc_now", "ORIGINS"]
+__all__ = ["Cluster", "Category", "Proposal", "LLMUsage", "utc_now", "ORIGINS",
+           "TOMBSTONE_STATUSES"]
 
-# The values of Cluster.status.
-_STATUSES = ("tentative", "active")
+# The values of Cluster.status: the first two are live clusters, the others
+# tombstones that keep their place (label k is cluster k forever) but are
+# never a label again.
+_STATUSES = ("tentative", "active", "merged", "removed")
+#: Statuses of clusters that are no longer labels.
+TOMBSTONE_STATUSES = ("merged", "removed")
 
 #: The values of Cluster.origin: found by the model, given as a seed
 #: taxonomy, or made by an analyst's edit (a split).
@@ -73,8 +78,12 @@ class Cluster:
         (``fit`` resets it, ``partial_fit`` adds to it).
     examples : list of str
         A few member texts, kept locally (never redacted).
-    status : {"tentative", "active"}
-        ``"tentative"`` until ``size`` reaches the model's ``min_cluster_size``.
+    status : {"tentative", "active", "merged", "removed"}
+        ``"tentative"`` until ``size`` reaches the model's ``min_cluster_size``,
+        then ``"active"``. ``"merged"`` (folded into the cluster
+        ``merged_into``) and ``"removed"`` mark tombstones: they keep their
+        place in the list, so labels keep their meaning, but are never a
+        label again.
     created_at, updated_at : str
         ISO 8601 UTC timestamps.
     category_id : str or None
@@ -84,7 +93,9 @@ class Cluster:
         (analysts' edits still apply); seed clusters start locked.
     origin : {"discovered", "seed", "edit"}
         Found by the model, given as a seed taxonomy (``init_clusters``), or
-        made by an analyst's edit (:meth:`LLMClusterer.split_cluster`).
+        made by an analyst's edit (``LLMClusterer.split_cluster``).
+    merged_into : str or None
+        For a ``"merged"`` cluster, the id of the cluster it was merged into.
 
     Notes
     -----
@@ -105,11 +116,18 @@ class Cluster:
     category_id: str | None = None
     locked: bool = False
     origin: str = "discovered"
+    merged_into: str | None = None
+
+    @property
+    def is_live(self) -> bool:
+        """Whether the cluster can still be a label (not merged, not removed)."""
+        return self.status not in TOMBSTONE_STATUSES
 
     def __setstate__(self, state: dict) -> None:
         # Pickles of earlier versions lack the taxonomy fields: defaults.
         self.__dict__.update(state)
-        for name, value in (("category_id", None), ("locked", False), ("origin", "discovered")):
+        for name, value in (("category_id", None), ("locked", False), ("origin", "discovered"),
+                            ("merged_into", None)):
             self.__dict__.setdefault(name, value)
 
     # Aliases used by the earlier ``llm_clustering`` API.
@@ -267,8 +285,18 @@ def _checked_fields(data: Any, *, free_id: str = "c1") -> dict[str, Any]:
     status = data.get("status")
     if status is not None:
         if not isinstance(status, str) or status not in _STATUSES:
-            raise wrong("status", '"tentative" or "active"', status)
+            raise wrong("status", '"tentative", "active", "merged" or "removed"', status)
         values["status"] = status
+    merged_into = data.get("merged_into")
+    if merged_into is not None:
+        if not isinstance(merged_into, str) or not merged_into or merged_into == values["id"]:
+            raise wrong("merged_into", "the id of another cluster", merged_into)
+        values["merged_into"] = merged_into
+    if (values.get("status") == "merged") != (merged_into is not None):
+        raise ValueError('"status": "merged" and "merged_into" go together: a merged cluster '
+                         f'names its survivor, like {valid["merged_into"]}; got "status" '
+                         f'{_shown(values.get("status", "tentative"))} and "merged_into" '
+                         f"{_shown(merged_into)}")
     category = data.get("category_id")
     if category is not None:
         if not isinstance(category, str) or not category.strip():
@@ -301,6 +329,7 @@ _EXAMPLES = {
     "category_id": '"category_id": "g1"',
     "locked": '"locked": true',
     "origin": '"origin": "seed"',
+    "merged_into": '"merged_into": "c2"',
 }
 
 

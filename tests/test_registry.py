@@ -127,7 +127,8 @@ def _drop(index, key):
     (_set(0, criteria=["a"]), "clusters[0]", '"criteria" must be text'),
     (_set(0, summary=1), "clusters[0]", '"summary" must be text'),
     (_set(0, created_at=20250101), "clusters[0]", '"created_at" must be text'),
-    (_set(0, status="done"), "clusters[0]", '"status" must be "tentative" or "active"'),
+    (_set(0, status="done"), "clusters[0]",
+     '"status" must be "tentative", "active", "merged" or "removed"'),
     (lambda data: data["clusters"].__setitem__(1, "login"), "clusters[1]",
      'a cluster must be an object'),
 ])

@@ -343,7 +343,8 @@ class ClusteringEngine:
         if not members or self.budget_exhausted:
             return
         start = int(min(checked[i] for i in members))
-        answers = self.assign([texts[i] for i in members], self.registry.clusters[start:], usage)
+        answers = self.assign([texts[i] for i in members],
+                              [c for c in self.registry.clusters[start:] if c.is_live], usage)
         for i, cid in zip(members, answers):
             ids[i] = cid
         checked[members] = n_clusters
@@ -382,7 +383,7 @@ class ClusteringEngine:
                                                              for i in uncovered])
             raw, call_usage = _guarded_call(
                 self.breaker, propose, [texts[i] for i in uncovered],
-                list(self.registry.clusters))
+                self.registry.live)
             if raw is None and call_usage.failed_calls:
                 # Settled at the end of discover(): a failure only counts
                 # (and warns) if texts it was about end up unassigned.

@@ -296,6 +296,20 @@ def _retire(model: Any, cluster: Cluster) -> None:
         fast.forget([cluster.id])
 
 
+def _members(model: Any, texts: list[str], label: int) -> list[str]:
+    """The texts with ``label``: by ``labels_`` for the last fit's texts, else by ``predict``."""
+    keys = getattr(model, "_row_keys_", None)
+    labels = getattr(model, "labels_", None)
+    known: dict[int, int] = {}
+    if keys is not None and labels is not None and len(keys) == len(labels):
+        known = dict(zip(keys.tolist(), labels.tolist()))
+    text_keys = row_keys(texts).tolist()
+    unknown = [t for t, k in zip(texts, text_keys) if k not in known]
+    predicted = dict(zip(unknown, model.predict(unknown).tolist())) if unknown else {}
+    return [t for t, k in zip(texts, text_keys)
+            if (known[k] if k in known else predicted[t]) == label]
+
+
 def split_cluster(model: Any, cluster_id: str, X: Any) -> list[Cluster]:
     """Split a cluster into sub-clusters found among its texts in ``X``."""
     import copy
@@ -307,7 +321,7 @@ def split_cluster(model: Any, cluster_id: str, X: Any) -> list[Cluster]:
     _unlocked(cluster, "split")
     texts = [t for t in dict.fromkeys(validate_texts(X)) if not is_blank(t)]
     label = registry.index_of(cluster.id)
-    members = [t for t, k in zip(texts, model.predict(texts)) if k == label] if texts else []
+    members = _members(model, texts, label)
     if len(members) < 2:
         raise ValueError(f"cluster {cluster.id} ({cluster.name!r}) has {len(members)} of the "
                          "given texts; pass the texts it should be split on (e.g. the texts "
@@ -324,13 +338,14 @@ def split_cluster(model: Any, cluster_id: str, X: Any) -> list[Cluster]:
     saved = (copy.deepcopy(registry), getattr(model, "labels_", None),
              getattr(model, "coverage_", None), dict(engine._own) if engine else None)
     try:
+        category = cluster.category_id
+        _retire(model, cluster)  # first: its names (and merged ones') are free again
         made = new_proposal_clusters(registry, proposals)
         for proposal, sub in zip(proposals, made):
             if engine is not None and sub.name != proposal.name:
                 engine.rename_own(proposal.name, sub.name)
-            if cluster.category_id is not None:
-                registry.set_category(sub, cluster.category_id)
-        _retire(model, cluster)
+            if category is not None:
+                registry.set_category(sub, category)
         # Every text of the cluster is judged again, now against the sub-clusters.
         new_labels = model.predict(members)
         registry.record(new_labels, members)

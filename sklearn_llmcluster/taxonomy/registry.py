@@ -79,6 +79,9 @@ class ClusterRegistry:
         self.clusters: list[Cluster] = []
         self._index_by_id: dict[str, int] = {}
         self._index_by_name: dict[str, int] = {}
+        # Names no live cluster has any more (merged clusters, a cluster's
+        # name before a rename): key -> index of the cluster they lead to.
+        self._former_names: dict[str, int] = {}
         self._next_number = 1
         #: Categories above the clusters (see :mod:`..taxonomy.categories`).
         self.categories: list[Category] = []
@@ -101,7 +104,7 @@ class ClusterRegistry:
         self.__dict__.update(state)
         # ... and no taxonomy.
         for name, value in (("categories", []), ("_next_category", 1), ("edits", []),
-                            ("judge_state", None)):
+                            ("judge_state", None), ("_former_names", {})):
             self.__dict__.setdefault(name, value)
 
     @property
@@ -118,7 +121,9 @@ class ClusterRegistry:
 
     def _update_statuses(self) -> None:
         for cluster in self.clusters:
-            cluster.status = "active" if cluster.size >= self._min_cluster_size else "tentative"
+            if cluster.is_live:
+                cluster.status = "active" if cluster.size >= self._min_cluster_size \
+                    else "tentative"
 
     def _append(self, cluster: Cluster) -> int:
         if not isinstance(cluster.id, str) or not cluster.id:
@@ -128,16 +133,97 @@ class ClusterRegistry:
         if cluster.id in self._index_by_id:
             raise ValueError(f"duplicate cluster id {cluster.id!r}")
         key = name_key(cluster.name)
-        if key in self._index_by_name:
+        if cluster.is_live and key in self._index_by_name:
             raise ValueError(f"duplicate cluster name {cluster.name!r}")
         index = len(self.clusters)
         self.clusters.append(cluster)
         self._index_by_id[cluster.id] = index
-        self._index_by_name[key] = index
+        if cluster.is_live:
+            self._index_by_name[key] = index
+            self._former_names.pop(key, None)
+        elif cluster.status == "merged" and key not in self._index_by_name:
+            self._former_names[key] = index
         match = _GENERATED_ID.fullmatch(cluster.id)
         if match:
             self._next_number = max(self._next_number, int(match.group(1)) + 1)
         return index
+
+    @property
+    def live(self) -> list[Cluster]:
+        """The clusters that can be labels (neither merged nor removed), in label order."""
+        return [c for c in self.clusters if c.is_live]
+
+    def resolve(self, cluster_id: str) -> Cluster | None:
+        """The live cluster ``cluster_id`` stands for now: itself, the survivor of a merge
+        (following ``merged_into``), or ``None`` for a removed cluster."""
+        seen = set()
+        cluster = self.get(cluster_id)
+        while cluster.status == "merged" and cluster.merged_into is not None:
+            if cluster.id in seen:
+                return None
+            seen.add(cluster.id)
+            cluster = self.get(cluster.merged_into)
+        return cluster if cluster.is_live else None
+
+    def merge(self, source_ids: Sequence[str], into_id: str, *, name: str | None = None,
+              summary: str | None = None, criteria: str | None = None) -> Cluster:
+        """Fold the live clusters ``source_ids`` into the live cluster ``into_id``.
+
+        The survivor gains their sizes and (up to ``max_examples``) examples,
+        and ``name``, ``summary``, ``criteria`` when given; each source
+        becomes a tombstone (status ``"merged"``, ``merged_into=into_id``)
+        whose name finds the survivor from then on. Callers rewrite labels.
+
+        Raises
+        ------
+        ValueError
+            An unknown or dead id, a source that is the survivor, no source,
+            or a name another live cluster has.
+        """
+        def live(cluster_id: str) -> Cluster:
+            if cluster_id not in self._index_by_id or not self.get(cluster_id).is_live:
+                raise ValueError(f"cannot merge: {cluster_id!r} is not a live cluster")
+            return self.get(cluster_id)
+
+        survivor = live(into_id)
+        sources = [live(cid) for cid in dict.fromkeys(source_ids)]
+        if not sources or survivor in sources:
+            raise ValueError("cannot merge: give source clusters other than the survivor")
+        if name is not None:
+            holder = self._index_by_name.get(name_key(name))
+            if holder is not None and self.clusters[holder] not in (survivor, *sources):
+                raise ValueError(f"cannot merge: the name {name!r} is taken by cluster "
+                                 f"{self.clusters[holder].id!r}; choose another name")
+        now = utc_now()
+        for source in sources:
+            key = name_key(source.name)
+            self._index_by_name.pop(key, None)
+            self._former_names[key] = self._index_by_id[source.id]
+            survivor.size += source.size
+            for text in source.examples:
+                if len(survivor.examples) < self.max_examples and text not in survivor.examples:
+                    survivor.examples.append(text)
+            source.status, source.merged_into, source.updated_at = "merged", survivor.id, now
+        if name is not None and name_key(name) != name_key(survivor.name):
+            self.rename(survivor, name.strip())
+        elif name is not None:
+            survivor.name = name.strip()
+        if summary is not None:
+            survivor.summary = summary
+        if criteria is not None:
+            survivor.criteria = criteria
+        survivor.updated_at = now
+        self._update_statuses()
+        return survivor
+
+    def remove(self, cluster_id: str) -> Cluster:
+        """Make a live cluster a removed tombstone: never a label again; its name is free."""
+        cluster = self.get(cluster_id)
+        if not cluster.is_live:
+            raise ValueError(f"cluster {cluster_id!r} is {cluster.status} already")
+        self._index_by_name.pop(name_key(cluster.name), None)
+        cluster.status, cluster.updated_at = "removed", utc_now()
+        return cluster
 
     def index_of(self, cluster_id: str) -> int:
         """Label index of the cluster with ``cluster_id`` (KeyError when unknown)."""
@@ -147,9 +233,17 @@ class ClusterRegistry:
         return self.clusters[self._index_by_id[cluster_id]]
 
     def find_by_name(self, name: str) -> Cluster | None:
-        """The cluster whose name equals ``name`` after normalisation, if any."""
-        index = self._index_by_name.get(name_key(name))
-        return None if index is None else self.clusters[index]
+        """The live cluster named ``name`` (after normalisation), if any.
+
+        A name a merged cluster had, or a cluster had before a rename, finds
+        the cluster it leads to now.
+        """
+        key = name_key(name)
+        index = self._index_by_name.get(key)
+        if index is not None:
+            return self.clusters[index]
+        index = self._former_names.get(key)
+        return None if index is None else self.resolve(self.clusters[index].id)
 
     def require(self, cluster_id: Any) -> Cluster:
         """The cluster with ``cluster_id``; KeyError naming a few known ids when unknown."""
@@ -408,7 +502,8 @@ class ClusterRegistry:
                     f"{_describe(earlier, items[earlier])}; ids must be unique: give one of them "
                     f'an id no other cluster has, like "id": "{free_id}"'
                     f"{fix}")
-            earlier = first_with_name.setdefault(name_key(cluster.name), index)
+            earlier = first_with_name.setdefault(name_key(cluster.name), index) \
+                if cluster.is_live else index
             if earlier != index:
                 raise ValueError(
                     f"{where}{label}: name {_quoted(cluster.name)} is the same as the name of "
@@ -416,6 +511,10 @@ class ClusterRegistry:
                     "spaces and surrounding punctuation); rename one of them, or merge the "
                     f"two clusters into one{fix}")
             clusters.append(cluster)
+        for cluster in clusters:
+            if cluster.merged_into is not None and cluster.merged_into not in first_with_id:
+                raise ValueError(f'{where}cluster {cluster.id!r} has "merged_into" '
+                                 f"{cluster.merged_into!r}, which the file does not have{fix}")
         registry = cls(clusters, min_cluster_size=int(min_cluster_size))
         registry._next_number = max(registry._next_number, next_number)
         _read_taxonomy(registry, data, where, fix)
