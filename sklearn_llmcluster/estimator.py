@@ -925,7 +925,7 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
             max_text_chars=self.max_text_chars,
         )
         estimate = estimate_cost(
-            texts, clusters=self.registry_.clusters if fitted else (), n_clusters=n_clusters,
+            texts, clusters=self.registry_.live if fitted else (), n_clusters=n_clusters,
             batch_size=self.batch_size, proposal_size=self.proposal_size,
             max_new_clusters=self.max_new_clusters, prompts=prompts, prices=prices,
             fast_path_share=fast.estimated_coverage_ if fast is not None and fast.is_trained
