@@ -180,7 +180,7 @@ def _render_with_selenium(url: str, screenshot: Path, profile: Path) -> dict:
         result = {
             "svg_size": (svg.size["width"], svg.size["height"]),
             "svg_shapes": rects,
-            "rows": len(driver.find_elements(By.CSS_SELECTOR, "#clusters tbody tr")),
+            "rows": len(driver.find_elements(By.CSS_SELECTOR, "#clusters tbody tr.cluster-row")),
             "scripts_run": driver.execute_script("return window.__pwned === true"),
         }
         driver.save_screenshot(str(screenshot))
