@@ -944,6 +944,7 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
             max_new_clusters=self.max_new_clusters, prompts=prompts, prices=prices,
             fast_path_share=fast.estimated_coverage_ if fast is not None and fast.is_trained
             else 0.0, shortlist=self._estimated_shortlist(),
+            shortlister=self._shortlister() if fitted and hasattr(self, "judge_") else None,
             vendor=getattr(provider, "name", None) if not isinstance(provider, str)
             else provider.split(":", 1)[0],
         )

@@ -128,7 +128,7 @@ class ShortlistSettings:
     full_list_max: int = 20
     k_min: int | None = None
     k_max: int = 15
-    margin: float = 0.5
+    margin: float = 0.4
     recheck_none: bool = True
 
 

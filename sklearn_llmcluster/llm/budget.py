@@ -96,8 +96,9 @@ _PROPOSAL_CHARS = 220
 #: Clusters a shortlisted judge call lists on average (the union of its
 #: texts' candidates), and the share of texts judged again against every
 #: cluster after a "none"; measured on BANKING77 and CLINC150 with the
-#: packaged embedder (docs/benchmarks.md: 17-25 clusters, 2-5% of the texts).
-_SHORTLIST_CLUSTERS = 22
+#: packaged embedder (docs/benchmarks.md: 15-26 clusters, TF-IDF about 40;
+#: 1-4% of the texts judged again).
+_SHORTLIST_CLUSTERS = 25
 _RECHECK_SHARE = 0.04
 
 
@@ -320,6 +321,7 @@ def estimate_cost(
     prices: Any = None,
     fast_path_share: float = 0.0,
     shortlist: Any = None,
+    shortlister: Any = None,
     vendor: str | None = None,
     cache_min_tokens: int | None = None,
 ) -> CostEstimate:
@@ -354,6 +356,10 @@ def estimate_cost(
     shortlist : ShortlistSettings, optional
         The judge's shortlists (the estimator's ``shortlist``); ``None``:
         every judge call lists every cluster.
+    shortlister : Shortlister, optional
+        A fitted model's shortlister: the first pass over ``clusters`` is
+        priced with the shortlists ``X`` would get (exact prompts) instead of
+        a typical shortlist size.
     vendor : str, optional
         Provider name; gives the vendor's cached-token discount when
         ``prices`` has no ``cached_prompt`` (see :func:`resolve_prices`).
@@ -422,7 +428,27 @@ def estimate_cost(
         completion_tokens += c
 
     unassigned = float(n_unique)
-    if k0 and n_unique:
+    if k0 and n_unique and shortlister is not None and shortlister.applies(k0):
+        # The shortlists these texts would get: the exact prompts of the pass.
+        batches, catalogues, _ = shortlister.plan(unique, clusters, batch_size)
+        scale = share_to_judge
+        for batch, catalogue in zip(batches, catalogues):
+            prompt_tokens += scale * _message_tokens(
+                prompts.judge_messages([unique[i] for i in batch], catalogue))
+            completion_tokens += scale * pricer.judge_answer(len(batch), catalogue)
+        judge_calls += int(math.ceil(len(batches) * scale))
+        if shortlister.settings.recheck_none:
+            pricer.shortlist = None
+            add_pass(n_unique * scale * _RECHECK_SHARE, clusters)
+            pricer.shortlist = shortlist
+        assumptions.append(f"judge calls list the shortlists of these texts (about "
+                           f"{np.mean([len(c) for c in catalogues]):.0f} clusters), "
+                           f"{_RECHECK_SHARE:.0%} of the texts judged again against all")
+        if fast_path_share:
+            assumptions.append(f"the fast path takes {fast_path_share:.0%} of the texts")
+        unassigned = n_unique * (n_clusters - k0) / n_clusters
+        assumptions.append(f"{unassigned:,.0f} texts left over for new clusters")
+    elif k0 and n_unique:
         add_pass(n_unique * share_to_judge, clusters)
         if fast_path_share:
             assumptions.append(f"the fast path takes {fast_path_share:.0%} of the texts")
@@ -452,7 +478,8 @@ def estimate_cost(
         assumptions.append(f"{creating} proposal rounds of up to {proposal_size} texts, "
                            "then one sweep over the rest")
     assumptions.append("every call answered on the first attempt; 4 characters per token")
-    if shortlist is not None and shortlist.enabled and n_clusters > shortlist.full_list_max:
+    if shortlist is not None and shortlist.enabled and n_clusters > shortlist.full_list_max \
+            and shortlister is None:
         assumptions.append(f"judge calls list about {_SHORTLIST_CLUSTERS} candidate clusters "
                            f"once there are more than {shortlist.full_list_max}")
     cached = min(pricer.cached_tokens, int(prompt_tokens))
