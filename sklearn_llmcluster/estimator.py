@@ -226,8 +226,11 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         from the installed package when it next embeds.
     shortlist_index_ : ClusterIndex or None
         Running centroids of each cluster's members (the LLM judge's
-        shortlists use them), updated by every ``fit``/``partial_fit``;
-        ``None`` without an LLM judge or with ``shortlist=False``.
+        shortlists use them), kept from the first ``fit``/``partial_fit``
+        that ends with more than 20 clusters and updated by every later one
+        (clusters without centroids are shortlisted by their description and
+        examples); ``None`` before, without an LLM judge or with
+        ``shortlist=False``.
 
     Examples
     --------
@@ -651,8 +654,14 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         texts and clusters (kept, so later ``partial_fit`` calls add
         comparable vectors).
         """
-        if self._shortlist_settings() is None:
+        settings = self._shortlist_settings()
+        if settings is None:
             self.shortlist_index_ = None
+            return
+        if len(self.registry_.clusters) <= settings.full_list_max \
+                and getattr(self, "shortlist_index_", None) is None:
+            # A catalogue listed whole needs no centroids: embedding every
+            # text of every fit for them would cost more than it saves.
             return
         from .discovery.shortlists import ClusterIndex, cluster_material
         from .representation.embedders import TfidfEmbedder
