@@ -275,26 +275,26 @@ def main() -> None:
     parser.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data"))
     parser.add_argument("--n-val", type=int, default=3000)
     parser.add_argument("--embedders", nargs="+", default=["tfidf", "use-multilingual"])
-    parser.add_argument("--no-recall", action="store_true")
-    parser.add_argument("--only", choices=["all", "tables", "runs"], default="all")
+    parser.add_argument("--only", choices=["all", "runs", "recall", "tables"], default="all")
     args = parser.parse_args()
     data_dir = Path(args.data_dir)
-    if args.only in ("all", "tables"):
+    parts = {"runs", "recall", "tables"} if args.only == "all" else {args.only}
+    if "runs" in parts:
+        for embedder in args.embedders:
+            for level in ("perfect", "realistic"):
+                for row in predict_run(data_dir, args.n_val, level, embedder):
+                    print(json.dumps(row), flush=True)
+    if "recall" in parts:
+        for name in ("clinc150", "banking77"):
+            for embedder in args.embedders:
+                print(json.dumps(recall(name, data_dir, args.n_val, embedder)), flush=True)
+    if "tables" in parts:
         for embedder in args.embedders:
             for row in token_table(data_dir, args.n_val, embedder):
                 print(json.dumps(row), flush=True)
         for row in cache_share(data_dir, 600):
             print(json.dumps(row), flush=True)
         print(json.dumps(estimate_vs_run(data_dir, args.n_val)), flush=True)
-        if args.only == "tables":
-            return
-    for embedder in args.embedders:
-        for level in ("perfect", "realistic"):
-            for row in predict_run(data_dir, args.n_val, level, embedder):
-                print(json.dumps(row), flush=True)
-    for name in () if args.no_recall else ("clinc150", "banking77"):
-        for embedder in ("tfidf", "use-multilingual"):
-            print(json.dumps(recall(name, data_dir, args.n_val, embedder)), flush=True)
 
 
 if __name__ == "__main__":
