@@ -12,6 +12,7 @@ import functools
 import logging
 import os
 import threading
+import warnings
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -23,7 +24,7 @@ import numpy as np
 from joblib import Parallel, delayed
 from sklearn.utils import check_random_state
 
-from ..exceptions import BudgetExceededError, ProviderUnavailableError
+from ..exceptions import BudgetExceededError, LLMClusterWarning, ProviderUnavailableError
 from ..llm.client import ThreadShared, collect_usage, is_fatal
 from ..records import Cluster, LLMUsage, Proposal
 from ..taxonomy.registry import ClusterRegistry
@@ -537,6 +538,16 @@ class ClusteringEngine:
             self._catch_up(texts, ids, range(n), checked, usage)
             if not new:
                 break
+        max_rounds = self.settings.max_rounds
+        left = sum(cid is None and not done for cid, done in zip(ids, exhausted))
+        if max_rounds is not None and rounds[0] >= max_rounds and left \
+                and not self.budget_exhausted:
+            # Never a silent stop: these texts may need clusters of their own.
+            warnings.warn(
+                f"max_rounds={max_rounds} stopped discovery with {left} texts that no "
+                f"cluster covers and the proposer has not seen yet (labelled -1). Raise "
+                f"max_rounds (or max_new_clusters, clusters per round) to give them clusters, "
+                f"or fit again on those texts.", LLMClusterWarning, stacklevel=4)
         lost = any(ids[i] is None for i in np.flatnonzero(self._failed_proposals))
         for call_usage in self._failed_proposal_usage:
             if not lost:

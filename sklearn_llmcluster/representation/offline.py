@@ -62,7 +62,7 @@ from ..records import Cluster, Proposal
 from .embedders import Embedder, TfidfEmbedder, resolve_embedder
 from .normalization import MAX_NAME_CHARS, clean_for_prompt, name_key, truncate
 from .tfidf import (_BOILERPLATE, _CYRILLIC, _LATIN, _NAME_TOKEN, _STOP_WORDS_EN,
-                    _STOP_WORDS_RU, _preprocess)
+                    _STOP_WORDS_RU, _preprocess, _without_pii)
 
 __all__ = ["OfflineEngine", "OfflineProposer", "OfflineJudge", "check_n_clusters"]
 
@@ -434,12 +434,17 @@ _TOKEN = re.compile(_NAME_TOKEN)
 
 
 def _has_content(text: str) -> bool:
-    return any(word not in _NO_CONTENT for word in _TOKEN.findall(_preprocess(text)))
+    """Whether a text holds a topic word: three letters or more, not a function word
+    or greeting (spreadsheet formulas such as ``=SUM(A1:A2)`` hold none)."""
+    if text.lstrip().startswith("="):
+        return False
+    return any(len(word) >= 3 and word not in _NO_CONTENT
+               for word in _TOKEN.findall(_preprocess(text)))
 
 
 def _feature_text(text: str) -> str:
     """What an embedder sees of a text: personal data taken out (placeholders too)."""
-    return _PLACEHOLDER_WORD.sub(" ", redact_pii(text))
+    return _without_pii(text)
 
 
 @dataclass
@@ -499,9 +504,10 @@ class OfflineEngine:
         ``None`` for the best local embedder installed (the packaged
         multilingual sentence encoder, else TF-IDF), ``"tfidf"``,
         ``"use-multilingual"``, or an
-        :class:`~sklearn_llmcluster.representation.embedders.Embedder`. An
-        embedder that needs fitting and is not fitted yet is fitted by the
-        engine on the texts it proposes from; a fitted one is used as it is.
+        :class:`~sklearn_llmcluster.representation.embedders.Embedder`,
+        used as it is (not copied: the estimator shares its ``embedder_``).
+        An embedder that needs fitting and is not fitted yet is fitted by the
+        engine on the texts it proposes from; a fitted one is never refitted.
     n_clusters : None, int or (int, int), default=None
         How many clusters the first search makes: ``None`` lets the data
         decide (the ``resolution``), an int is a target, a ``(min, max)``
@@ -654,7 +660,9 @@ class OfflineEngine:
         """The embedder, resolved on first use (lock held)."""
         if self.embedder_ is None:
             seed = self._seed()
-            embedder = resolve_embedder(self.embedder, random_state=seed)
+            # An Embedder is shared as it is (the estimator passes its embedder_).
+            embedder = self.embedder if isinstance(self.embedder, Embedder) \
+                else resolve_embedder(self.embedder, random_state=seed)
             self._fits_embedder = embedder.requires_fit and not embedder.is_fitted
             if not embedder.requires_fit and self.lexical_weight > 0:
                 self._lexical = TfidfEmbedder(self.n_components, random_state=seed)
@@ -897,11 +905,16 @@ class OfflineEngine:
             return last.nodes, last.vectors, last.labels
         # Sorted: the order texts arrived in does not change the graph or the search.
         nodes = sorted(texts)
-        vectors = self._vectors(nodes, embedder, lexical)
-        graph = _knn_graph(vectors, self._neighbours(len(nodes)))
-        weights = np.array([texts[t] if _has_content(t) else 0 for t in nodes], dtype=float)
+        # Texts that read the same once personal data is out ("call +7 912 ...")
+        # are one node of the graph, weighted by their rows.
+        keys, inverse = np.unique([_feature_text(t) for t in nodes], return_inverse=True)
+        unique_vectors = self._vectors(keys.tolist(), embedder, lexical)
+        weights = np.bincount(inverse, weights=[texts[t] if _has_content(t) else 0
+                                                for t in nodes], minlength=len(keys))
+        graph = _knn_graph(unique_vectors, self._neighbours(len(keys)))
         target = self.n_clusters if n_live == 0 else None
-        labels = self._search(graph, vectors, weights, target)
+        labels = self._search(graph, unique_vectors, weights, target)[inverse]
+        vectors = unique_vectors[inverse]
         with self._lock:
             self._partition = _Partition(version, nodes, {t: i for i, t in enumerate(nodes)},
                                          labels, vectors)
@@ -915,6 +928,7 @@ class OfflineEngine:
 
         def run(res: float) -> tuple[np.ndarray, int]:
             labels = _absorb_small(graph, _louvain(graph, res), size, weights)
+            run.total = int(labels.max()) + 1
             return labels, int((np.bincount(labels, weights=weights) >= size).sum())
 
         if target is None:
@@ -931,10 +945,11 @@ class OfflineEngine:
         if low <= count <= high:
             return labels
         # Bracket the resolution, then bisect it (geometrically): the count
-        # grows with the resolution, though not strictly.
+        # grows with the resolution, though not strictly, until communities
+        # fall below min_cluster_size (then a coarser cut has more big ones).
         above = (count, resolution, labels) if count > high else None
         below = (count, resolution, labels) if count < low else None
-        step = 2.0 if count < low else 0.5
+        step = 2.0 if count < low and run.total < low else 0.5
         for _ in range(12):
             if above is not None and below is not None:
                 break
