@@ -926,14 +926,16 @@ class OfflineEngine:
         size = self.min_cluster_size
         resolution = self.resolution or _auto_graph(graph.shape[0], self._kind)[1]
 
-        def run(res: float) -> tuple[np.ndarray, int]:
+        def run(res: float) -> tuple[np.ndarray, int, float]:
+            """Labels, communities big enough to propose, and the share of rows they hold."""
             labels = _absorb_small(graph, _louvain(graph, res), size, weights)
-            run.total = int(labels.max()) + 1
-            return labels, int((np.bincount(labels, weights=weights) >= size).sum())
+            kept = np.bincount(labels, weights=weights) >= size
+            return labels, int(kept.sum()), float(weights[kept[labels]].sum()
+                                                  / max(weights.sum(), 1e-12))
 
         if target is None:
             while True:
-                labels, count = run(resolution)
+                labels, count, _ = run(resolution)
                 # The resolution suits thousands of texts; on a few dozen it can
                 # cut every community below min_cluster_size. Coarser, then,
                 # down to plain modularity, rather than proposing nothing.
@@ -941,44 +943,24 @@ class OfflineEngine:
                     return labels
                 resolution = max(resolution / 2, 1.0)
         low, high = (target, target) if isinstance(target, int) else target
-        labels, count = run(resolution)
-        if low <= count <= high:
-            return labels
-        # Bracket the resolution, then bisect it (geometrically): the count
-        # grows with the resolution, though not strictly, until communities
-        # fall below min_cluster_size (then a coarser cut has more big ones).
-        above = (count, resolution, labels) if count > high else None
-        below = (count, resolution, labels) if count < low else None
-        step = 2.0 if count < low and run.total < low else 0.5
-        for _ in range(12):
-            if above is not None and below is not None:
-                break
-            resolution *= step
-            labels, count = run(resolution)
-            if low <= count <= high:
-                return labels
-            if count > high and (above is None or count < above[0]):
-                above = (count, resolution, labels)
-            if count < low and (below is None or count > below[0]):
-                below = (count, resolution, labels)
-        for _ in range(10):
-            if above is None or below is None:
-                break
-            resolution = float(np.sqrt(above[1] * below[1]))
-            labels, count = run(resolution)
-            if low <= count <= high:
-                return labels
-            if count > high:
-                above = (count, resolution, labels)
-            else:
-                below = (count, resolution, labels)
-        if above is not None:
+        # A geometric grid of resolutions around the default (Louvain on a
+        # sparse graph is fast). A cut counts only if its big-enough
+        # communities hold most rows: a fine cut of many tiny communities can
+        # have the right count of big ones and leave a whole topic out.
+        tried = [(res, *run(res)) for res in resolution * 2.0 ** np.arange(-6.0, 4.5, 0.5)]
+        whole = [t for t in tried if t[3] >= 0.9] or tried
+        fits = [t for t in whole if low <= t[2] <= high]
+        if fits:
+            middle = (low + high) / 2
+            return min(fits, key=lambda t: (-round(t[3], 2), abs(t[2] - middle), t[0]))[1]
+        finer = [t for t in whole if t[2] > high]
+        if finer:
             # The count jumps past the range between two close resolutions:
-            # merge the most alike communities of the finer cut down to it.
-            labels = above[2]
+            # merge the most alike communities of the next finer cut down to it.
+            labels = min(finer, key=lambda t: (t[2], t[0]))[1]
             keep = np.bincount(labels, weights=weights) >= size
             return _merge_closest(X, labels, weights, keep, high)
-        count, _, labels = below
+        _, labels, count, _ = max(tried, key=lambda t: (t[2], t[3]))
         warnings.warn(
             f"the offline engine found only {count} groups of at least min_cluster_size="
             f"{size} texts, fewer than n_clusters={self.n_clusters} asks for: the texts do not "
