@@ -32,6 +32,7 @@ from .taxonomy.registry import ClusterRegistry, load_registry, save_clusters
 from .representation.embedders import (
     Embedder, ProviderEmbedder, best_local_embedder, check_embedder_spec, resolve_embedder)
 from .representation.normalization import dedup_key, is_blank
+from .representation.offline import check_n_clusters
 
 if TYPE_CHECKING:
     from .llm.budget import CostEstimate
@@ -40,7 +41,8 @@ __all__ = ["LLMClusterer"]
 
 OFFLINE_WARNING = (
     "No LLM provider is configured, so the offline engine is used: clusters are "
-    "found with TF-IDF features and named by their keywords. For LLM-named clusters "
+    "found by similarity of the texts' embeddings and named by a phrase of their most "
+    "typical requests. For LLM-named clusters "
     "pass provider='ollama:qwen3:30b' (or 'openai:gpt-4o-mini', 'anthropic:claude-haiku-4-5', "
     "...), or set DEFAULT_LLM_PROVIDER / OLLAMA_MODEL in the environment or a .env file "
     "(see env.example)."
@@ -67,7 +69,7 @@ def _deduplicate(texts: list[str]) -> tuple[list[str], np.ndarray]:
 #: Parameters the provider, LLM client, proposer and judge are built from.
 _COMPONENT_PARAMS = ("provider", "proposer", "judge", "business_context", "language",
                      "max_new_clusters", "temperature", "prompts", "cache", "redact_pii",
-                     "llm_log", "max_retries", "max_text_chars", "fast_path")
+                     "llm_log", "max_retries", "max_text_chars", "fast_path", "n_clusters")
 
 
 def _fingerprint(value: Any) -> Any:
@@ -119,7 +121,8 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
     batch_size : int, default=30
         Texts per judge call.
     max_new_clusters : int, default=10
-        Most clusters created per proposal call.
+        Most clusters created per proposal call of an LLM (the offline
+        engine proposes all the clusters of its search at once).
     min_cluster_size : int, default=5
         A cluster is ``"tentative"`` until it has this many members, then ``"active"``;
         at least 1.
@@ -201,15 +204,30 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         square root of the number of clusters (an LLM chooses its own
         number), none below 6 clusters; ``0``: no categories. ``partial_fit``
         puts new clusters into the existing categories or new ones.
+    shortlist : bool or ShortlistSettings, default=True
+        Show each LLM judge call only the clusters likely to fit its texts
+        (by text similarity), once there are more than 20: a judge prompt
+        then costs about the same with 20 clusters or 500. ``False`` lists
+        every cluster in every call. A
+        :class:`~sklearn_llmcluster.discovery.shortlists.ShortlistSettings`
+        sets the sizes. Custom ``judge`` objects always see every cluster.
+    n_clusters : None, int or (int, int), default=None
+        How many clusters to make: ``None`` lets the data decide, an int is a
+        target (e.g. 30), a ``(min, max)`` pair bounds the count. The offline
+        engine searches its granularity for it (see :doc:`/offline`);
+        ``partial_fit`` adds clusters only for what is new.
 
     Attributes
     ----------
     labels_ : ndarray of shape (n_samples,)
         Label of each text of the last ``fit``/``partial_fit`` call; -1 = no cluster.
     clusters_ : list of Cluster
-        ``clusters_[k]`` describes label ``k``.
+        ``clusters_[k]`` describes label ``k``. Clusters merged into another
+        (status ``"merged"``, ``merged_into`` naming the survivor) or removed
+        stay in the list, so labels keep their meaning, but are never a
+        label again.
     n_clusters_ : int
-        Number of clusters.
+        Number of live clusters (neither merged nor removed).
     coverage_ : float
         Share of the last call's texts with a label other than -1.
     llm_usage_ : LLMUsage
@@ -231,6 +249,13 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         The resolved ``embedder``, fitted on the fit's unique texts when it
         needs fitting. Holds no model weights: a pickled model reloads them
         from the installed package when it next embeds.
+    shortlist_index_ : ClusterIndex or None
+        Running centroids of each cluster's members (the LLM judge's
+        shortlists use them), kept from the first ``fit``/``partial_fit``
+        that ends with more than 20 clusters and updated by every later one
+        (clusters without centroids are shortlisted by their description and
+        examples); ``None`` before, without an LLM judge or with
+        ``shortlist=False``.
     categories_ : list of Category
         Named groups of clusters (``Cluster.category_id`` says which one a
         cluster is in).
@@ -294,6 +319,8 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         embedder: Any = None,
         init_clusters: Any = None,
         n_categories: int | None = None,
+        shortlist: Any = True,
+        n_clusters: Any = None,
     ) -> None:
         self.provider = provider
         self.proposer = proposer
@@ -322,6 +349,8 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         self.embedder = embedder
         self.init_clusters = init_clusters
         self.n_categories = n_categories
+        self.shortlist = shortlist
+        self.n_clusters = n_clusters
 
     # -- scikit-learn plumbing ---------------------------------------------
     def __repr__(self, N_CHAR_MAX: int = 700) -> str:
@@ -376,6 +405,7 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
                                   or value == 0 or value < -1):
             raise ValueError("n_jobs must be None (one job), a positive integer or -1 (all "
                              f"cores), got {value!r}")
+        check_n_clusters(self.n_clusters)
         if self.redact_pii not in ("auto", True, False):
             raise ValueError(f"redact_pii must be 'auto', True or False, got {self.redact_pii!r}")
         if not any(self.fast_path is v for v in (False, True)) \
@@ -406,6 +436,12 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
             raise ValueError("init_clusters must be None, a list of dicts or Cluster records, "
                              "or the path of a clusters file (JSON, CSV or Excel), got "
                              f"{type(self.init_clusters).__name__}")
+        from .discovery.shortlists import ShortlistSettings
+
+        if not (self.shortlist is True or self.shortlist is False
+                or isinstance(self.shortlist, ShortlistSettings)):
+            raise ValueError("shortlist must be True, False or a ShortlistSettings, "
+                             f"got {self.shortlist!r}")
         temperature = self.temperature
         if temperature is not None and (isinstance(temperature, bool) or not isinstance(
                 temperature, (int, float, np.number)) or not 0 <= temperature <= 2):
@@ -459,8 +495,10 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         self.provider_, self.client_, self.proposer_, self.judge_ = self._components()
         self.embedder_, self._embedder_note_ = self._new_embedder(self.provider_, self.client_)
         self._embedder_spec_ = self.embedder
+        self._share_embedder()
         self.registry_ = ClusterRegistry(min_cluster_size=self.min_cluster_size)
         self.fast_path_ = self._new_fast_path(self.embedder_)
+        self.shortlist_index_ = None
         self._components_params_ = self._component_params()
 
     def _new_embedder(self, provider: Any, client: Any) -> tuple[Embedder, str | None]:
@@ -480,6 +518,12 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
                 redact=getattr(client, "redact", None))
         self._connect_embedder(embedder, provider, client)
         return embedder, note
+
+    def _share_embedder(self) -> None:
+        """Let the offline engine the estimator built work on ``embedder_``."""
+        engine = getattr(self.proposer_, "engine", None)
+        if self.provider_ == "offline" and engine is not None and engine.embedder_ is None:
+            engine.embedder = self.embedder_
 
     def _report_embedder_choice(self) -> None:
         note = getattr(self, "_embedder_note_", None)
@@ -522,9 +566,13 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
 
             if self.provider is None:
                 warnings.warn(OFFLINE_WARNING, LLMClusterWarning, stacklevel=4)
+            # All the clusters of its search in one call: the offline engine's
+            # granularity is n_clusters, not a per-call cap (which, with
+            # max_rounds, used to stop large runs silently at 300 clusters).
+            # Its embedder is the estimator's embedder_ (see _share_embedder).
             engine = OfflineEngine(random_state=self.random_state,
                                    language=self.language or "auto",
-                                   max_new_clusters=self.max_new_clusters)
+                                   n_clusters=self.n_clusters)
             return ("offline", None, proposer if proposer is not None else engine.proposer,
                     judge if judge is not None else engine.judge)
         from .discovery.judge import LLMJudge
@@ -566,10 +614,11 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
                 return
             self._check_params()
             engine = getattr(self.proposer_, "engine", None)
-            if self.provider_ == "offline" and not changed & {"provider", "proposer", "judge"}:
+            if self.provider_ == "offline" \
+                    and not changed & {"provider", "proposer", "judge", "embedder"}:
                 if engine is not None:  # the settings the offline engine reads
                     engine.language = self.language or "auto"
-                    engine.max_new_clusters = self.max_new_clusters
+                    engine.n_clusters = check_n_clusters(self.n_clusters)
                 components = (self.provider_, self.client_, self.proposer_, self.judge_)
             else:
                 # Same provider setting: keep the provider the fit resolved
@@ -589,6 +638,7 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
                 if "fast_path" in changed or new_features else self.fast_path_
             self.provider_, self.client_, self.proposer_, self.judge_ = components
             self.embedder_, self._embedder_spec_ = embedder, self.embedder
+            self._share_embedder()
             if "embedder" in changed and note:
                 self._report(note)
             self.fast_path_ = fast_path
@@ -617,8 +667,9 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
             # clusters (ACC 0.27 -> 0.48 on BANKING77) when it sees every
             # unassigned text at once instead of a prompt-sized sample.
             proposal_size = sys.maxsize
+        max_new = self.max_new_clusters if self.provider_ != "offline" else sys.maxsize
         settings = EngineSettings(
-            batch_size=self.batch_size, max_new_clusters=self.max_new_clusters,
+            batch_size=self.batch_size, max_new_clusters=max_new,
             proposal_size=proposal_size, max_rounds=self.max_rounds,
             n_jobs=self.n_jobs, random_state=self.random_state,
         )
@@ -637,7 +688,84 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         return ClusteringEngine(
             self.proposer_, self.judge_, self.registry_, settings,
             pre_assign=fast_path if fast is not None and fast.is_trained else None,
-            report=self._report, budget=budget, embedder=self.embedder_)
+            report=self._report, budget=budget, embedder=self.embedder_,
+            shortlister=self._shortlister())
+
+    def _estimated_shortlist(self):
+        """Shortlist settings for :meth:`estimate_cost`, before or after fit."""
+        from .discovery.shortlists import ShortlistSettings
+
+        if self.shortlist is False or (self.judge is not None and not hasattr(self, "judge_")):
+            return None
+        if hasattr(self, "judge_"):
+            return self._shortlist_settings()
+        return self.shortlist if isinstance(self.shortlist, ShortlistSettings) \
+            else ShortlistSettings()
+
+    def _shortlist_settings(self):
+        """The shortlist settings in force, ``None`` when the judge sees every cluster."""
+        from .discovery.judge import LLMJudge
+        from .discovery.shortlists import ShortlistSettings
+
+        if self.shortlist is False or not isinstance(self.judge_, LLMJudge):
+            return None
+        return self.shortlist if isinstance(self.shortlist, ShortlistSettings) \
+            else ShortlistSettings()
+
+    def _shortlister(self):
+        """The LLM judge's shortlister, or ``None`` (see ``shortlist``)."""
+        settings = self._shortlist_settings()
+        if settings is None:
+            return None
+        from .discovery.shortlists import Shortlister
+
+        index = getattr(self, "shortlist_index_", None)
+        embedder = getattr(self, "embedder_", None)
+        seed = self.random_state if isinstance(self.random_state, (int, np.integer)) else 0
+        return Shortlister(settings, embedder=embedder, index=index, random_state=seed)
+
+    def _update_shortlist_index(self, unique: list[str], ids: list[str | None],
+                                shortlister: Any = None) -> None:
+        """Add a fit's members to the clusters' running centroids.
+
+        The index keeps the embedder its vectors came from: the model's
+        ``embedder_`` when it has one, else TF-IDF fitted on the first fit's
+        texts and clusters (kept, so later ``partial_fit`` calls add
+        comparable vectors).
+        """
+        settings = self._shortlist_settings()
+        if settings is None:
+            self.shortlist_index_ = None
+            return
+        if len(self.registry_.clusters) <= settings.full_list_max \
+                and getattr(self, "shortlist_index_", None) is None:
+            # A catalogue listed whole needs no centroids: embedding every
+            # text of every fit for them would cost more than it saves.
+            return
+        from .discovery.shortlists import ClusterIndex, cluster_material
+        from .representation.embedders import TfidfEmbedder
+
+        index = getattr(self, "shortlist_index_", None)
+        embedder = getattr(self, "embedder_", None)
+        if embedder is not None and not embedder.is_fitted:
+            embedder = None
+        if index is None or (embedder is not None and index.embedder is not embedder):
+            if embedder is None:
+                # The TF-IDF the fit's shortlists used, else one fitted now.
+                embedder = getattr(shortlister, "embedder", None)
+            if embedder is None:
+                seed = self.random_state if isinstance(self.random_state, (int, np.integer)) \
+                    else 0
+                clusters = self.registry_.clusters
+                with warnings.catch_warnings():
+                    # A handful of texts: SVD's variance ratios divide by zero.
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    embedder = TfidfEmbedder(random_state=seed).fit(
+                        list(unique) + [cluster_material(c) for c in clusters]
+                        + [e for c in clusters for e in c.examples])
+            index = ClusterIndex(embedder)
+        index.add(unique, ids)
+        self.shortlist_index_ = index
 
     # -- the work --------------------------------------------------------------
     def _cluster(self, texts: list[str], *, propose: bool) -> tuple[np.ndarray, LLMUsage, list]:
@@ -647,6 +775,8 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         fast_taken: set[str] = set()
         self._fit_embedder(unique)
         engine = self._engine(fast_taken)
+        if engine.shortlister is not None:
+            engine.shortlister.prepare(unique, self.registry_.clusters)
         ids = self._judge_unpinned(engine, unique, usage)
         created: list[str] = []
         if propose and unique:
@@ -662,6 +792,8 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
                     "more, or configure an LLM provider.", LLMClusterWarning, stacklevel=4)
         labels = self._labels_for(ids, inverse)
         self._warn_about(usage, labels, engine)
+        if unique:
+            self._update_shortlist_index(unique, ids, engine.shortlister)
         if self.fast_path_ is not None:
             # Learn from the LLM's labels only, never from the fast path's own
             # (pinned texts were taught when they were moved).
@@ -680,7 +812,7 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         todo = [i for i, cid in enumerate(ids) if cid is None]
         if todo and live:
             offline = _edits.offline_engine(self)
-            if offline is not None and offline._space is None:
+            if offline is not None and offline._version == 0:
                 # Seed clusters, judged before anything was proposed: learn
                 # the words of the texts, not just those of the seeds.
                 offline.fit(unique)
@@ -691,8 +823,10 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
 
     def _labels_for(self, ids: list[str | None], inverse: np.ndarray) -> np.ndarray:
         """Row labels from the cluster id of each unique text (-1 for blanks and None)."""
+        survivors = [None if cid is None else self.registry_.resolve(cid) for cid in ids]
         unique_labels = np.array(
-            [-1 if cid is None else self.registry_.index_of(cid) for cid in ids], dtype=np.intp)
+            [-1 if c is None else self.registry_.index_of(c.id) for c in survivors],
+            dtype=np.intp)
         labels = np.full(len(inverse), -1, dtype=np.intp)
         mask = inverse >= 0
         labels[mask] = unique_labels[inverse[mask]]
@@ -758,7 +892,10 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         # A key per row, so that edits can find the rows of labels_ by text.
         self._row_keys_ = keys if keys is not None else np.zeros(len(labels), dtype=np.uint64)
         self.clusters_ = list(self.registry_.clusters)
-        self.n_clusters_ = len(_edits.live_clusters(self.registry_))
+        self.n_clusters_ = len(self.registry_.live)
+        # Copies: the registry stays the source of truth (edits refresh these).
+        self.categories_ = list(self.registry_.categories)
+        self.edits_ = [dict(e) for e in self.registry_.edits]
         self.coverage_ = float((labels >= 0).mean()) if len(labels) else 0.0
         self.llm_usage_ = usage
         self.new_cluster_ids_ = created
@@ -929,7 +1066,10 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
             batch_size=self.batch_size, proposal_size=self.proposal_size,
             max_new_clusters=self.max_new_clusters, prompts=prompts, prices=prices,
             fast_path_share=fast.estimated_coverage_ if fast is not None and fast.is_trained
-            else 0.0,
+            else 0.0, shortlist=self._estimated_shortlist(),
+            shortlister=self._shortlister() if fitted and hasattr(self, "judge_") else None,
+            vendor=getattr(provider, "name", None) if not isinstance(provider, str)
+            else provider.split(":", 1)[0],
         )
         if provider == "offline":
             # The offline engine is local: no call, no token, no money.
@@ -964,10 +1104,9 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         self._report_embedder_choice()
         registry.min_cluster_size = self.min_cluster_size
         state, registry.judge_state = registry.judge_state, None
-        engine = _edits.offline_engine(self)
-        if state is not None and engine is not None and state.get("engine") == "offline":
+        if state is not None:
             try:
-                engine.restore_state(state, registry.clusters)
+                _edits.restore_judge_state(self, state, registry.clusters)
             except ValueError as exc:
                 self._forget_fit()
                 raise ValueError(f"{path}: {exc}") from None
@@ -981,18 +1120,6 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         return sorted(_edits.live_clusters(self.registry_), key=lambda c: -c.size)
 
     # -- the taxonomy an analyst owns ------------------------------------------------
-    @property
-    def categories_(self) -> list:
-        """Categories above the clusters (records with id, name, summary, cluster_ids)."""
-        check_is_fitted(self, "registry_")
-        return list(self.registry_.categories)
-
-    @property
-    def edits_(self) -> list[dict]:
-        """The edit log, oldest first (a copy)."""
-        check_is_fitted(self, "registry_")
-        return [dict(e) for e in self.registry_.edits]
-
     def rename_cluster(self, cluster_id: str, name: str | None = None, *,
                        summary: str | None = None, criteria: str | None = None) -> Cluster:
         """Rename a cluster, or rewrite its summary or criteria; the change sticks.

@@ -29,6 +29,8 @@ TOMBSTONE_STATUSES = ("merged", "removed")
 #: The values of Cluster.origin: found by the model, given as a seed
 #: taxonomy, or made by an analyst's edit (a split).
 ORIGINS = ("discovered", "seed", "edit")
+# The values of Cluster.kind.
+_KINDS = ("topic", "no_intent")
 
 
 def utc_now() -> str:
@@ -51,12 +53,16 @@ class Proposal:
     members : list of int
         Indices into the ``texts`` the proposer was given that belong to the
         cluster. Out-of-range or duplicate indices are ignored by the engine.
+    kind : {"topic", "no_intent"}, default="topic"
+        ``"no_intent"`` for requests with no intent of their own (greetings,
+        thanks, noise); such clusters never take topic requests.
     """
 
     name: str
     summary: str = ""
     criteria: str = ""
     members: list[int] = field(default_factory=list)
+    kind: str = "topic"
 
 
 @dataclass
@@ -94,8 +100,13 @@ class Cluster:
     origin : {"discovered", "seed", "edit"}
         Found by the model, given as a seed taxonomy (``init_clusters``), or
         made by an analyst's edit (``LLMClusterer.split_cluster``).
+    kind : {"topic", "no_intent"}
+        ``"no_intent"`` for a cluster of requests with no intent of their own
+        (greetings, thanks, "???", table footers); reports can hide them.
     merged_into : str or None
-        For a ``"merged"`` cluster, the id of the cluster it was merged into.
+        For a ``"merged"`` cluster, the id of the cluster it was merged into
+        (follow the chain with :meth:`ClusterRegistry.resolve
+        <sklearn_llmcluster.taxonomy.registry.ClusterRegistry.resolve>`).
 
     Notes
     -----
@@ -116,6 +127,7 @@ class Cluster:
     category_id: str | None = None
     locked: bool = False
     origin: str = "discovered"
+    kind: str = "topic"
     merged_into: str | None = None
 
     @property
@@ -127,7 +139,7 @@ class Cluster:
         # Pickles of earlier versions lack the taxonomy fields: defaults.
         self.__dict__.update(state)
         for name, value in (("category_id", None), ("locked", False), ("origin", "discovered"),
-                            ("merged_into", None)):
+                            ("kind", "topic"), ("merged_into", None)):
             self.__dict__.setdefault(name, value)
 
     # Aliases used by the earlier ``llm_clustering`` API.
@@ -159,12 +171,14 @@ class Cluster:
             surrounding whitespace is removed). ``summary``, ``criteria``,
             ``created_at`` and ``updated_at`` are text, ``size`` a whole
             number of 0 or more, ``examples`` a list of texts, ``status``
-            ``"tentative"`` or ``"active"``, ``category_id`` text or ``null``,
-            ``locked`` ``true``/``false``, ``origin`` ``"discovered"``,
-            ``"seed"`` or ``"edit"``. An optional field that is missing or
-            ``null`` takes its default (``""``, ``0``, ``[]``, ``"tentative"``,
-            the current time, ``null``, ``false``, ``"discovered"``). Unknown
-            keys are ignored.
+            ``"tentative"``, ``"active"``, ``"merged"`` or ``"removed"``,
+            ``kind`` ``"topic"`` or ``"no_intent"``, ``merged_into`` the id
+            of another cluster (required for, and only for, ``"merged"``),
+            ``category_id`` text or ``null``, ``locked`` ``true``/``false``,
+            ``origin`` ``"discovered"``, ``"seed"`` or ``"edit"``. An optional
+            field that is missing or ``null`` takes its default (``""``,
+            ``0``, ``[]``, ``"tentative"``, ``"topic"``, ``null``, the current
+            time, ``false``, ``"discovered"``). Unknown keys are ignored.
 
         Returns
         -------
@@ -287,16 +301,27 @@ def _checked_fields(data: Any, *, free_id: str = "c1") -> dict[str, Any]:
         if not isinstance(status, str) or status not in _STATUSES:
             raise wrong("status", '"tentative", "active", "merged" or "removed"', status)
         values["status"] = status
+    kind = data.get("kind")
+    if kind is not None:
+        if not isinstance(kind, str) or kind not in _KINDS:
+            raise wrong("kind", '"topic" or "no_intent"', kind)
+        values["kind"] = kind
     merged_into = data.get("merged_into")
     if merged_into is not None:
-        if not isinstance(merged_into, str) or not merged_into or merged_into == values["id"]:
-            raise wrong("merged_into", "the id of another cluster", merged_into)
+        if not isinstance(merged_into, str) or not merged_into \
+                or merged_into != merged_into.strip():
+            raise wrong("merged_into", "the id of the cluster this one was merged into",
+                        merged_into)
+        if merged_into == values["id"]:
+            raise ValueError(f'"merged_into" must name another cluster, not the cluster itself '
+                             f'({_shown(merged_into)}); like {valid["merged_into"]}')
         values["merged_into"] = merged_into
     if (values.get("status") == "merged") != (merged_into is not None):
         raise ValueError('"status": "merged" and "merged_into" go together: a merged cluster '
-                         f'names its survivor, like {valid["merged_into"]}; got "status" '
-                         f'{_shown(values.get("status", "tentative"))} and "merged_into" '
-                         f"{_shown(merged_into)}")
+                         f'names its survivor, like {valid["merged_into"]}, and a cluster that '
+                         'names one has "status": "merged"; got '
+                         f'"status" {_shown(values.get("status", "tentative"))} and '
+                         f'"merged_into" {_shown(merged_into)}')
     category = data.get("category_id")
     if category is not None:
         if not isinstance(category, str) or not category.strip():
@@ -324,12 +349,13 @@ _EXAMPLES = {
     "size": '"size": 3',
     "examples": '"examples": ["my card is blocked"]',
     "status": '"status": "active"',
+    "kind": '"kind": "topic"',
+    "merged_into": '"merged_into": "c2"',
     "created_at": '"created_at": "2025-01-31T12:00:00+00:00"',
     "updated_at": '"updated_at": "2025-01-31T12:00:00+00:00"',
     "category_id": '"category_id": "g1"',
     "locked": '"locked": true',
     "origin": '"origin": "seed"',
-    "merged_into": '"merged_into": "c2"',
 }
 
 
@@ -360,12 +386,15 @@ _USAGE_COUNTERS = (
     "calls",
     "prompt_tokens",
     "completion_tokens",
+    "cached_prompt_tokens",
     "retries",
     "failed_calls",
     "cache_hits",
     "partial_answers",
     "texts_judged_by_llm",
     "texts_judged_by_fast_path",
+    "shortlisted_judge_calls",
+    "texts_rechecked",
 )
 
 
@@ -383,6 +412,11 @@ class LLMUsage:
     prompt_tokens, completion_tokens : int
         Tokens as reported by the provider, or estimated (4 characters per
         token) when it reports none.
+    cached_prompt_tokens : int
+        The part of ``prompt_tokens`` the server read from its prompt cache
+        (OpenAI and OpenRouter ``cached_tokens``, Anthropic
+        ``cache_read_input_tokens``, llama.cpp's reused prompt); vendors
+        bill it at a discount (see :class:`~sklearn_llmcluster.llm.budget.PriceTable`).
     retries : int
         Extra attempts after a transport error or an invalid answer.
     failed_calls : int
@@ -394,17 +428,26 @@ class LLMUsage:
     texts_judged_by_llm, texts_judged_by_fast_path : int
         Unique texts answered for by the LLM judge (once, however many passes
         judged them) and assigned by the fast-path classifier.
+    shortlisted_judge_calls : int
+        Judge batches shown a shortlist of candidate clusters instead of the
+        whole catalogue.
+    texts_rechecked : int
+        Texts answered "none" from a shortlist and judged again against every
+        cluster (``ShortlistSettings.recheck_none``).
     """
 
     calls: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cached_prompt_tokens: int = 0
     retries: int = 0
     failed_calls: int = 0
     cache_hits: int = 0
     partial_answers: int = 0
     texts_judged_by_llm: int = 0
     texts_judged_by_fast_path: int = 0
+    shortlisted_judge_calls: int = 0
+    texts_rechecked: int = 0
 
     #: Most distinct problem notes kept for the end-of-run warning.
     max_notes = 20

@@ -381,6 +381,21 @@ def test_categories_group_the_table_and_no_intent_has_its_own_section():
     assert refund.id in section and "ask for nothing" in section
 
 
+def test_categories_of_the_same_size_are_not_interleaved():
+    model, texts, _ = _weekly_model()
+    card, login, refund = (next(c for c in model.clusters_ if c.name == n)
+                           for n in ("card", "login", "refund"))
+    # Two categories of the same total size, whose clusters' sizes alternate.
+    card.size, login.size, refund.size = 5, 4, 9
+    card.category_id = login.category_id = None
+    model.categories_ = [SimpleNamespace(id="g1", name="Big and small",
+                                         cluster_ids=[card.id, login.id]),
+                         SimpleNamespace(id="g2", name="Middle", cluster_ids=[refund.id])]
+    page = build_report(model, texts)
+    table = page[page.index('<table id="clusters"'):page.index("</table>")]
+    assert table.count('class="category-row"') == 2
+
+
 def test_request_data_cannot_end_the_script_block():
     model, texts, _ = _weekly_model()
     texts = list(texts)

@@ -102,7 +102,8 @@ def test_fit_with_a_date_column_writes_trends_and_flags_what_emerged(capsys, tmp
     # assignments.csv keeps every input column after its own, row for row.
     rows = pd.read_csv(out / "assignments.csv", dtype=str, keep_default_na=False)
     assert rows.columns.tolist() == ["request_id", "text", "cluster_id", "cluster_name",
-                                     "status", "date", "channel", "amount"]
+                                     "category_id", "category_name", "status", "date",
+                                     "channel", "amount"]
     assert rows[["request_id", "date", "channel", "amount"]].values.tolist() == \
         data[["request_id", "date", "channel", "amount"]].astype(str).values.tolist()
 
@@ -132,7 +133,8 @@ def test_exports_keep_every_input_column(capsys, tmp_path, kind):
     code, _, err = run(capsys, "fit", "-i", path, "--provider", "offline", "-o", out, "-q")
     assert code == 0, err
     rows = pd.read_csv(out / "assignments.csv", dtype=str, keep_default_na=False)
-    assert rows.columns.tolist()[5:] == ["date", "channel", "amount", "оператор"]
+    assert rows.columns.tolist()[4:7] == ["category_id", "category_name", "status"]
+    assert rows.columns.tolist()[7:] == ["date", "channel", "amount", "оператор"]
     assert rows.loc[0, "text"] == "карта заблокирована, верните деньги"
     assert set(rows["оператор"]) == {"Иванова"}
     assert rows["request_id"].tolist() == [f"r{i:03d}" for i in range(12)]
@@ -142,7 +144,7 @@ def test_exports_keep_every_input_column(capsys, tmp_path, kind):
                        "--keep-columns", "channel,оператор")
     assert code == 0, err
     rows = pd.read_csv(chosen / "assignments.csv", dtype=str)
-    assert rows.columns.tolist()[5:] == ["channel", "оператор"]
+    assert rows.columns.tolist()[7:] == ["channel", "оператор"]
 
     code, _, err = run(capsys, "fit", "-i", path, "--provider", "offline", "-o",
                        tmp_path / "bad", "--keep-columns", "chanel")
@@ -166,8 +168,9 @@ def test_format_xlsx_writes_one_workbook_with_every_table(capsys, tmp_path):
     assert book.sheetnames == ["assignments", "clusters", "trends"]
     sheet = book["assignments"]
     header = [c.value for c in sheet[1]]
-    assert header[:5] == ["request_id", "text", "cluster_id", "cluster_name", "status"]
-    assert header[5:] == ["date", "channel", "amount"]
+    assert header[:7] == ["request_id", "text", "cluster_id", "cluster_name", "category_id",
+                          "category_name", "status"]
+    assert header[7:] == ["date", "channel", "amount"]
     assert sheet.max_row == len(data) + 1
     assert sheet["B2"].value == "=HYPERLINK(\"http://x\")" and sheet["B2"].data_type == "s"
     trend_header = [c.value for c in book["trends"][1]]

@@ -12,6 +12,7 @@ import functools
 import logging
 import os
 import threading
+import warnings
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -23,7 +24,7 @@ import numpy as np
 from joblib import Parallel, delayed
 from sklearn.utils import check_random_state
 
-from ..exceptions import BudgetExceededError, ProviderUnavailableError
+from ..exceptions import BudgetExceededError, LLMClusterWarning, ProviderUnavailableError
 from ..llm.client import ThreadShared, collect_usage, is_fatal
 from ..records import Cluster, LLMUsage, Proposal
 from ..taxonomy.registry import ClusterRegistry
@@ -105,6 +106,12 @@ class _CircuitBreaker(ThreadShared):
             self.success()
         elif copy.last_error is not None:
             self.failure(copy.last_error)
+
+
+def _survivor_id(registry: ClusterRegistry, cluster_id: str) -> str | None:
+    """The id of the live cluster ``cluster_id`` stands for (``None``: removed)."""
+    survivor = registry.resolve(cluster_id)
+    return None if survivor is None else survivor.id
 
 
 def _guarded_call(breaker: _CircuitBreaker, func: Callable, *args):
@@ -190,12 +197,17 @@ class ClusteringEngine:
         :mod:`sklearn_llmcluster.representation.embedders`), fitted when it
         needs fitting. ``None`` (custom proposer and judge without one):
         such code fits a ``TfidfEmbedder`` on the texts at hand.
+    shortlister : Shortlister, optional
+        Draws each judge batch's candidate clusters (see
+        :mod:`~sklearn_llmcluster.discovery.shortlists`); ``None`` lists
+        every cluster in every judge call.
     """
 
     def __init__(self, proposer, judge, registry: ClusterRegistry, settings: EngineSettings,
                  *, pre_assign: Callable | None = None,
                  report: Callable[[str], None] | None = None, budget=None,
-                 embedder=None) -> None:
+                 embedder=None, shortlister=None) -> None:
+        self.shortlister = shortlister
         self.proposer = proposer
         self.embedder = embedder
         self.judge = judge
@@ -228,13 +240,23 @@ class ClusteringEngine:
                 result[i] = pre[i]
             usage.add(texts_judged_by_fast_path=n - len(todo))
         size = max(1, int(self.settings.batch_size))
-        batches = [todo[k:k + size] for k in range(0, len(todo), size)]
         clusters = list(clusters)
+        shortlisted = self.shortlister is not None and self.shortlister.applies(len(clusters)) \
+            and bool(todo)
+        if shortlisted:
+            plan, catalogues, _ = self.shortlister.plan([texts[i] for i in todo], clusters, size)
+            batches = [[todo[j] for j in batch] for batch in plan]
+            catalogue_of = {id(b): c for b, c in zip(batches, catalogues)}
+            usage.add(shortlisted_judge_calls=len(batches))
+        else:
+            batches = [todo[k:k + size] for k in range(0, len(todo), size)]
+            catalogue_of = {}
         # Failed batches get one more pass at the end: most failures (timeouts,
         # overload) are transient, and by then the server has had time to recover.
         # A failure the second pass recovers is logged, not counted in
         # failed_calls or warned about: its texts are labelled.
         unsettled: dict[int, LLMUsage] = {}  # first failure of each batch, by id(batch)
+        answered: set[int] = set()
         for attempt in range(2):
             if attempt:
                 usage.add(retries=len(batches))
@@ -242,7 +264,7 @@ class ClusteringEngine:
             for wave in self._waves(batches):
                 outputs = Parallel(n_jobs=self.settings.n_jobs, prefer="threads")(
                     delayed(_judge_task)(self.breaker, self.judge, [texts[i] for i in batch],
-                                         clusters, os.getpid())
+                                         catalogue_of.get(id(batch), clusters), os.getpid())
                     for batch in wave
                 )
                 for batch, (answers, batch_usage, remote) in zip(wave, outputs):
@@ -264,6 +286,7 @@ class ClusteringEngine:
                         usage.merge(first)
                     usage.merge(batch_usage)
                     if answers is not None:
+                        answered.update(batch)
                         for i, cid in zip(batch, answers):
                             result[i] = cid
                         # Unique texts: one judged in two passes counts once.
@@ -278,6 +301,20 @@ class ClusteringEngine:
         for first in unsettled.values():
             usage.merge(first)  # failed, and never retried or failed again
         self.breaker.check_something_worked()
+        if shortlisted and self.shortlister.settings.recheck_none \
+                and not self.budget_exhausted:
+            # "None" from a shortlist may mean its cluster was not listed:
+            # one more look against every cluster (only for answered texts).
+            again = [i for i in todo if result[i] is None and i in answered]
+            if again:
+                usage.add(texts_rechecked=len(again))
+                saved, self.shortlister = self.shortlister, None
+                try:
+                    second = self.assign([texts[i] for i in again], clusters, usage)
+                finally:
+                    self.shortlister = saved
+                for i, cid in zip(again, second):
+                    result[i] = cid
         return result
 
     def _waves(self, batches: list[list[int]]):
@@ -407,6 +444,10 @@ class ClusteringEngine:
             assigned_here = 0
             for p in proposals:
                 cluster, is_new = self.registry.add(p)
+                if cluster is None:
+                    usage.note(f"a proposal named like a removed cluster ({p.name[:40]!r}) "
+                               "was not added")
+                    continue
                 if is_new:
                     created.append(cluster)
                     new_here += 1
@@ -497,6 +538,16 @@ class ClusteringEngine:
             self._catch_up(texts, ids, range(n), checked, usage)
             if not new:
                 break
+        max_rounds = self.settings.max_rounds
+        left = sum(cid is None and not done for cid, done in zip(ids, exhausted))
+        if max_rounds is not None and rounds[0] >= max_rounds and left \
+                and not self.budget_exhausted:
+            # Never a silent stop: these texts may need clusters of their own.
+            warnings.warn(
+                f"max_rounds={max_rounds} stopped discovery with {left} texts that no "
+                f"cluster covers and the proposer has not seen yet (labelled -1). Raise "
+                f"max_rounds (or max_new_clusters, clusters per round) to give them clusters, "
+                f"or fit again on those texts.", LLMClusterWarning, stacklevel=4)
         lost = any(ids[i] is None for i in np.flatnonzero(self._failed_proposals))
         for call_usage in self._failed_proposal_usage:
             if not lost:
@@ -506,6 +557,10 @@ class ClusteringEngine:
                 call_usage.failed_calls = 0
             usage.merge(call_usage)
         self.breaker.check_something_worked()
+        # Labels go to survivors: a merged cluster is never a label again.
+        ids = [None if cid is None else _survivor_id(self.registry, cid) for cid in ids]
         used = {cid for cid in ids if cid is not None}
-        self.registry.discard([c.id for c in created if c.id not in used])
-        return ids, [c.id for c in created if c.id in used]
+        unused = [c.id for c in created if c.is_live and c.id not in used and not c.size]
+        self.registry.discard(unused)
+        kept = {c.id for c in self.registry.clusters}
+        return ids, [c.id for c in created if c.id in used and c.id in kept]

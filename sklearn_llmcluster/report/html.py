@@ -254,7 +254,8 @@ class _Summary:
 def _describe_provider(model: Any) -> str:
     provider = getattr(model, "provider_", None)
     if provider == "offline":
-        return "offline engine (TF-IDF, no LLM)"
+        embedder = getattr(getattr(model, "embedder_", None), "name", None)
+        return f"offline engine ({embedder}, no LLM)" if embedder else "offline engine (no LLM)"
     if provider is None:
         return "custom proposer and judge"
     name = getattr(provider, "name", None) or type(provider).__name__
@@ -515,12 +516,15 @@ def _table(clusters: Sequence[Cluster], new_ids: Sequence[str], t: dict, *,
     grouped = bool(categories) or any(_category_of(c, members) for c in clusters)
     order = list(clusters)
     if grouped:
-        # By category (largest category first), then by size; "no category" last.
+        # By category (largest category first, ties by id so that two
+        # categories of one size do not interleave), then by size; "no
+        # category" last.
         weight: Counter = Counter()
         for c in clusters:
             weight[_category_of(c, members)] += c.size
         order.sort(key=lambda c: (_category_of(c, members) is None,
-                                  -weight[_category_of(c, members)], -c.size))
+                                  -weight[_category_of(c, members)],
+                                  str(_category_of(c, members)), -c.size))
     rows = []
     current: Any = object()
     columns = 6 + show_run + grouped + (trend is not None)

@@ -248,7 +248,27 @@ class TfidfEmbedder(Embedder):
     def _fit(self, texts: list[str]) -> None:
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         # Sorted and de-duplicated: the order texts arrive in does not change the fit.
-        self.space_ = _TextSpace(sorted(set(texts)), self.n_components, seed)
+        self.refit_from(sorted(set(texts)), seed)
+
+    def fitted_from(self) -> tuple[list[str], int] | None:
+        """``(texts, seed)`` the fit used, so that :meth:`refit_from` can repeat it exactly.
+
+        ``None`` before a fit (or for an embedder unpickled from a version
+        that did not keep them).
+        """
+        texts, seed = getattr(self, "_fit_texts", None), getattr(self, "_fit_seed", None)
+        return None if texts is None or seed is None or self.space_ is None else (texts, seed)
+
+    def refit_from(self, texts: Sequence[str], seed: int) -> "TfidfEmbedder":
+        """Fit on ``texts`` (sorted, distinct) with the SVD seeded by ``seed``.
+
+        The same texts and seed give the same vectors: a clusters file keeps
+        them (``judge_state``) so that a loaded model judges as the saved one.
+        """
+        texts = sorted(set(texts))
+        self.space_ = _TextSpace(texts, self.n_components, int(seed))
+        self._fit_texts, self._fit_seed = texts, int(seed)
+        return self
 
     def _embed(self, texts: list[str]) -> np.ndarray:
         return self.space_.transform(texts)

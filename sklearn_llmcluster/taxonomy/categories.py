@@ -59,7 +59,7 @@ def _vectors(model: Any, clusters: Sequence[Cluster]) -> np.ndarray:
     if embedder is not None and getattr(embedder, "is_fitted", False):
         return np.asarray(embedder.transform(material), dtype=float)
     engine = getattr(getattr(model, "proposer_", None), "engine", None)
-    if engine is not None and getattr(engine, "_space", None) is not None:
+    if engine is not None and getattr(engine, "_version", 0):
         return np.asarray(engine.transform(material), dtype=float)
     from ..representation.embedders import TfidfEmbedder
 

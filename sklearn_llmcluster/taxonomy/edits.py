@@ -15,6 +15,8 @@ The estimator's methods (:meth:`LLMClusterer.rename_cluster
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 from typing import Any, Sequence
 
@@ -25,7 +27,8 @@ from ..records import Cluster, Proposal, utc_now
 from ..representation.normalization import MAX_NAME_CHARS, clean_for_prompt, dedup_key, \
     is_blank, name_key
 
-__all__ = ["rename_cluster", "merge_clusters", "split_cluster", "move_texts",
+__all__ = ["export_judge_state", "restore_judge_state",
+           "rename_cluster", "merge_clusters", "split_cluster", "move_texts",
            "remove_cluster", "lock_cluster", "row_keys", "live_clusters", "pinned_ids",
            "offline_engine"]
 
@@ -45,10 +48,7 @@ def row_keys(texts: Sequence[str]) -> np.ndarray:
 
 def live_clusters(registry) -> list[Cluster]:
     """The clusters a judge sees: every cluster but tombstones (merged, removed)."""
-    live = getattr(registry, "live", None)
-    if live is not None:
-        return list(live)
-    return [c for c in registry.clusters if c.status not in ("merged", "removed")]
+    return list(registry.live)
 
 
 def pinned_ids(registry, texts: Sequence[str]) -> list[str | None]:
@@ -59,6 +59,82 @@ def pinned_ids(registry, texts: Sequence[str]) -> list[str | None]:
     if not pins:
         return [None] * len(texts)
     return [pins.get(dedup_key(t)) for t in texts]
+
+
+def export_judge_state(model: Any) -> dict | None:
+    """What the model's judge needs to judge exactly as now after a save and a load.
+
+    The offline engine's state (its representation and centroids), or, for
+    an LLM judge with shortlists, the shortlists' member centroids and the
+    fit of the TF-IDF embedder they were computed with. ``None`` when there
+    is nothing to keep or it cannot be repeated.
+    """
+    engine = offline_engine(model)
+    if engine is not None:
+        return engine.export_state(model.registry_.clusters)
+    index = getattr(model, "shortlist_index_", None)
+    embedder = getattr(index, "embedder", None)
+    if index is None or embedder is not getattr(model, "embedder_", None):
+        return None
+    fit = None
+    if embedder.requires_fit:
+        fitted = embedder.fitted_from() if hasattr(embedder, "fitted_from") else None
+        if fitted is None:
+            return None
+        fit = {"n_components": embedder.n_components, "seed": int(fitted[1]),
+               "texts": list(fitted[0])}
+
+    def packed(vector: np.ndarray) -> str:
+        return base64.b64encode(np.asarray(vector, dtype="<f4").tobytes()).decode("ascii")
+
+    return {"engine": "shortlist", "embedder_name": embedder.name, "embedder": fit,
+            "sums": {cid: packed(v) for cid, v in index.sums.items()},
+            "counts": {cid: int(n) for cid, n in index.counts.items()}}
+
+
+def restore_judge_state(model: Any, state: dict, clusters: Sequence[Cluster]) -> None:
+    """Undo :func:`export_judge_state` on a model just set up by ``load_clusters``.
+
+    Raises
+    ------
+    ValueError
+        If ``state`` does not fit the model's judge (another embedder, a
+        damaged file).
+    """
+    engine = offline_engine(model)
+    kind = state.get("engine")
+    if engine is not None and kind == "offline":
+        engine.restore_state(state, clusters)
+        return
+    embedder = getattr(model, "embedder_", None)
+    if kind != "shortlist" or engine is not None or embedder is None \
+            or model._shortlist_settings() is None:
+        return  # written for another kind of judge: judge by the descriptions
+    from ..discovery.shortlists import ClusterIndex
+
+    try:
+        if state["embedder_name"] != embedder.name:
+            raise ValueError(f"its shortlists were computed with the "
+                             f"{state['embedder_name']!r} embedder, this model has "
+                             f"{embedder.name!r}")
+        fit = state["embedder"]
+        if (fit is None) == bool(embedder.requires_fit):
+            raise ValueError("its embedder fit does not match this model's embedder")
+        index = ClusterIndex(embedder)
+        for cid, data in state["sums"].items():
+            index.sums[cid] = np.frombuffer(base64.b64decode(data, validate=True),
+                                            dtype="<f4").astype(np.float32)
+            index.counts[cid] = int(state["counts"][cid])
+        if fit is not None:
+            texts, seed = [str(t) for t in fit["texts"]], int(fit["seed"])
+            n_components = int(fit["n_components"])
+    except (KeyError, TypeError, ValueError, AttributeError, binascii.Error) as exc:
+        raise ValueError(f'"judge_state" is not what save_clusters writes for this model '
+                         f"({exc}); remove it to judge by the clusters' descriptions") from None
+    if fit is not None:
+        embedder.n_components = n_components
+        embedder.refit_from(texts, seed)
+    model.shortlist_index_ = index
 
 
 def offline_engine(model: Any):
@@ -102,9 +178,11 @@ def _text(value: Any, what: str) -> str:
 
 
 def _refresh(model: Any) -> None:
-    """``clusters_`` and ``n_clusters_`` after an edit."""
+    """``clusters_``, ``n_clusters_``, ``categories_`` and ``edits_`` after an edit."""
     model.clusters_ = list(model.registry_.clusters)
-    model.n_clusters_ = len(live_clusters(model.registry_))
+    model.n_clusters_ = len(model.registry_.live)
+    model.categories_ = list(model.registry_.categories)
+    model.edits_ = [dict(e) for e in model.registry_.edits]
 
 
 # -- the edits -------------------------------------------------------------------------
@@ -219,7 +297,7 @@ def new_proposal_clusters(registry, proposals: Sequence[Proposal]) -> list[Clust
     for proposal in proposals:
         name = proposal.name
         number = 2
-        while registry.find_by_name(name) is not None:
+        while registry.name_taken(name):
             name = f"{proposal.name} ({number})"
             number += 1
         cluster, _ = registry.add(Proposal(name=name, summary=proposal.summary,
@@ -340,6 +418,7 @@ def split_cluster(model: Any, cluster_id: str, X: Any) -> list[Cluster]:
     try:
         category = cluster.category_id
         _retire(model, cluster)  # first: its names (and merged ones') are free again
+        registry.release_names(cluster.id)
         made = new_proposal_clusters(registry, proposals)
         for proposal, sub in zip(proposals, made):
             if engine is not None and sub.name != proposal.name:
