@@ -192,9 +192,12 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
     labels_ : ndarray of shape (n_samples,)
         Label of each text of the last ``fit``/``partial_fit`` call; -1 = no cluster.
     clusters_ : list of Cluster
-        ``clusters_[k]`` describes label ``k``.
+        ``clusters_[k]`` describes label ``k``. Clusters merged into another
+        (status ``"merged"``, ``merged_into`` naming the survivor) or removed
+        stay in the list, so labels keep their meaning, but are never a
+        label again.
     n_clusters_ : int
-        Number of clusters.
+        Number of live clusters (neither merged nor removed).
     coverage_ : float
         Share of the last call's texts with a label other than -1.
     llm_usage_ : LLMUsage
@@ -587,8 +590,8 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         self._fit_embedder(unique)
         engine = self._engine(fast_taken)
         ids: list[str | None] = [None] * len(unique)
-        if unique and len(self.registry_):
-            ids = engine.assign(unique, self.registry_.clusters, usage)
+        if unique and self.registry_.live:
+            ids = engine.assign(unique, self.registry_.live, usage)
         created: list[str] = []
         if propose and unique:
             counts = np.bincount(inverse[inverse >= 0], minlength=len(unique))
@@ -612,8 +615,10 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
 
     def _labels_for(self, ids: list[str | None], inverse: np.ndarray) -> np.ndarray:
         """Row labels from the cluster id of each unique text (-1 for blanks and None)."""
+        survivors = [None if cid is None else self.registry_.resolve(cid) for cid in ids]
         unique_labels = np.array(
-            [-1 if cid is None else self.registry_.index_of(cid) for cid in ids], dtype=np.intp)
+            [-1 if c is None else self.registry_.index_of(c.id) for c in survivors],
+            dtype=np.intp)
         labels = np.full(len(inverse), -1, dtype=np.intp)
         mask = inverse >= 0
         labels[mask] = unique_labels[inverse[mask]]
@@ -669,7 +674,7 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
     def _set_fitted(self, labels: np.ndarray, usage: LLMUsage, created: list[str]) -> None:
         self.labels_ = labels
         self.clusters_ = list(self.registry_.clusters)
-        self.n_clusters_ = len(self.clusters_)
+        self.n_clusters_ = len(self.registry_.live)
         self.coverage_ = float((labels >= 0).mean()) if len(labels) else 0.0
         self.llm_usage_ = usage
         self.new_cluster_ids_ = created
@@ -775,7 +780,7 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         self._fit_embedder(unique)  # only after load_clusters or set_params(embedder=...)
         usage = LLMUsage()
         engine = self._engine()
-        ids = engine.assign(unique, self.registry_.clusters, usage) if unique else []
+        ids = engine.assign(unique, self.registry_.live, usage) if unique else []
         labels = self._labels_for(ids, inverse)
         self._warn_about(usage, labels, engine)
         return labels
@@ -834,7 +839,7 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
             max_text_chars=self.max_text_chars,
         )
         estimate = estimate_cost(
-            texts, clusters=self.registry_.clusters if fitted else (), n_clusters=n_clusters,
+            texts, clusters=self.registry_.live if fitted else (), n_clusters=n_clusters,
             batch_size=self.batch_size, proposal_size=self.proposal_size,
             max_new_clusters=self.max_new_clusters, prompts=prompts, prices=prices,
             fast_path_share=fast.estimated_coverage_ if fast is not None and fast.is_trained
@@ -873,6 +878,6 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         return self
 
     def get_clusters(self) -> list[Cluster]:
-        """Clusters sorted by size, largest first."""
+        """Live clusters (not merged or removed) sorted by size, largest first."""
         check_is_fitted(self, "registry_")
-        return sorted(self.registry_.clusters, key=lambda c: -c.size)
+        return sorted(self.registry_.live, key=lambda c: -c.size)

@@ -15,10 +15,16 @@ from datetime import datetime, timezone
 from typing import Any
 
 
-__all__ = ["Cluster", "Proposal", "LLMUsage", "utc_now"]
+__all__ = ["Cluster", "Proposal", "LLMUsage", "utc_now", "TOMBSTONE_STATUSES"]
 
-# The values of Cluster.status.
-_STATUSES = ("tentative", "active")
+# The values of Cluster.status: the first two are live clusters, the others
+# tombstones that stay in the list (label k is cluster k forever) but are
+# never a label again.
+_STATUSES = ("tentative", "active", "merged", "removed")
+#: Statuses of clusters that are no longer labels.
+TOMBSTONE_STATUSES = ("merged", "removed")
+# The values of Cluster.kind.
+_KINDS = ("topic", "no_intent")
 
 
 def utc_now() -> str:
@@ -41,12 +47,16 @@ class Proposal:
     members : list of int
         Indices into the ``texts`` the proposer was given that belong to the
         cluster. Out-of-range or duplicate indices are ignored by the engine.
+    kind : {"topic", "no_intent"}, default="topic"
+        ``"no_intent"`` for requests with no intent of their own (greetings,
+        thanks, noise); such clusters never take topic requests.
     """
 
     name: str
     summary: str = ""
     criteria: str = ""
     members: list[int] = field(default_factory=list)
+    kind: str = "topic"
 
 
 @dataclass
@@ -68,10 +78,21 @@ class Cluster:
         (``fit`` resets it, ``partial_fit`` adds to it).
     examples : list of str
         A few member texts, kept locally (never redacted).
-    status : {"tentative", "active"}
-        ``"tentative"`` until ``size`` reaches the model's ``min_cluster_size``.
+    status : {"tentative", "active", "merged", "removed"}
+        ``"tentative"`` until ``size`` reaches the model's ``min_cluster_size``,
+        then ``"active"``. ``"merged"`` (folded into the cluster
+        ``merged_into``) and ``"removed"`` mark tombstones: they keep their
+        place in the list, so labels keep their meaning, but are never a
+        label again.
     created_at, updated_at : str
         ISO 8601 UTC timestamps.
+    kind : {"topic", "no_intent"}
+        ``"no_intent"`` for a cluster of requests with no intent of their own
+        (greetings, thanks, "???", table footers); reports can hide them.
+    merged_into : str or None
+        For a ``"merged"`` cluster, the id of the cluster it was merged into
+        (follow the chain with :meth:`ClusterRegistry.resolve
+        <sklearn_llmcluster.taxonomy.registry.ClusterRegistry.resolve>`).
 
     Notes
     -----
@@ -89,6 +110,13 @@ class Cluster:
     status: str = "tentative"
     created_at: str = field(default_factory=utc_now)
     updated_at: str = field(default_factory=utc_now)
+    kind: str = "topic"
+    merged_into: str | None = None
+
+    @property
+    def is_live(self) -> bool:
+        """Whether the cluster can still be a label (not merged, not removed)."""
+        return self.status not in TOMBSTONE_STATUSES
 
     # Aliases used by the earlier ``llm_clustering`` API.
     @property
@@ -119,9 +147,12 @@ class Cluster:
             surrounding whitespace is removed). ``summary``, ``criteria``,
             ``created_at`` and ``updated_at`` are text, ``size`` a whole
             number of 0 or more, ``examples`` a list of texts, ``status``
-            ``"tentative"`` or ``"active"``. An optional field that is
-            missing or ``null`` takes its default (``""``, ``0``, ``[]``,
-            ``"tentative"``, the current time). Unknown keys are ignored.
+            ``"tentative"``, ``"active"``, ``"merged"`` or ``"removed"``,
+            ``kind`` ``"topic"`` or ``"no_intent"``, ``merged_into`` the id
+            of another cluster (required for, and only for, ``"merged"``).
+            An optional field that is missing or ``null`` takes its default
+            (``""``, ``0``, ``[]``, ``"tentative"``, ``"topic"``, ``null``,
+            the current time). Unknown keys are ignored.
 
         Returns
         -------
@@ -187,8 +218,29 @@ def _checked_fields(data: Any, *, free_id: str = "c1") -> dict[str, Any]:
     status = data.get("status")
     if status is not None:
         if not isinstance(status, str) or status not in _STATUSES:
-            raise wrong("status", '"tentative" or "active"', status)
+            raise wrong("status", '"tentative", "active", "merged" or "removed"', status)
         values["status"] = status
+    kind = data.get("kind")
+    if kind is not None:
+        if not isinstance(kind, str) or kind not in _KINDS:
+            raise wrong("kind", '"topic" or "no_intent"', kind)
+        values["kind"] = kind
+    merged_into = data.get("merged_into")
+    if merged_into is not None:
+        if not isinstance(merged_into, str) or not merged_into \
+                or merged_into != merged_into.strip():
+            raise wrong("merged_into", "the id of the cluster this one was merged into",
+                        merged_into)
+        if merged_into == values["id"]:
+            raise ValueError(f'"merged_into" must name another cluster, not the cluster itself '
+                             f'({_shown(merged_into)}); like {valid["merged_into"]}')
+        values["merged_into"] = merged_into
+    if (values.get("status") == "merged") != (merged_into is not None):
+        raise ValueError('"status": "merged" and "merged_into" go together: a merged cluster '
+                         f'names its survivor, like {valid["merged_into"]}, and a cluster that '
+                         'names one has "status": "merged"; got '
+                         f'"status" {_shown(values.get("status", "tentative"))} and '
+                         f'"merged_into" {_shown(merged_into)}')
     return values
 
 
@@ -201,6 +253,8 @@ _EXAMPLES = {
     "size": '"size": 3',
     "examples": '"examples": ["my card is blocked"]',
     "status": '"status": "active"',
+    "kind": '"kind": "topic"',
+    "merged_into": '"merged_into": "c2"',
     "created_at": '"created_at": "2025-01-31T12:00:00+00:00"',
     "updated_at": '"updated_at": "2025-01-31T12:00:00+00:00"',
 }

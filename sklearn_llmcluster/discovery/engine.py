@@ -107,6 +107,12 @@ class _CircuitBreaker(ThreadShared):
             self.failure(copy.last_error)
 
 
+def _survivor_id(registry: ClusterRegistry, cluster_id: str) -> str | None:
+    """The id of the live cluster ``cluster_id`` stands for (``None``: removed)."""
+    survivor = registry.resolve(cluster_id)
+    return None if survivor is None else survivor.id
+
+
 def _guarded_call(breaker: _CircuitBreaker, func: Callable, *args):
     """Run one judge/proposer call; return (result or None, usage)."""
     with collect_usage() as usage:
@@ -343,7 +349,8 @@ class ClusteringEngine:
         if not members or self.budget_exhausted:
             return
         start = int(min(checked[i] for i in members))
-        answers = self.assign([texts[i] for i in members], self.registry.clusters[start:], usage)
+        answers = self.assign([texts[i] for i in members],
+                              [c for c in self.registry.clusters[start:] if c.is_live], usage)
         for i, cid in zip(members, answers):
             ids[i] = cid
         checked[members] = n_clusters
@@ -382,7 +389,7 @@ class ClusteringEngine:
                                                              for i in uncovered])
             raw, call_usage = _guarded_call(
                 self.breaker, propose, [texts[i] for i in uncovered],
-                list(self.registry.clusters))
+                self.registry.live)
             if raw is None and call_usage.failed_calls:
                 # Settled at the end of discover(): a failure only counts
                 # (and warns) if texts it was about end up unassigned.
@@ -406,6 +413,10 @@ class ClusteringEngine:
             assigned_here = 0
             for p in proposals:
                 cluster, is_new = self.registry.add(p)
+                if cluster is None:
+                    usage.note(f"a proposal named like a removed cluster ({p.name[:40]!r}) "
+                               "was not added")
+                    continue
                 if is_new:
                     created.append(cluster)
                     new_here += 1
@@ -505,6 +516,10 @@ class ClusteringEngine:
                 call_usage.failed_calls = 0
             usage.merge(call_usage)
         self.breaker.check_something_worked()
+        # Labels go to survivors: a merged cluster is never a label again.
+        ids = [None if cid is None else _survivor_id(self.registry, cid) for cid in ids]
         used = {cid for cid in ids if cid is not None}
-        self.registry.discard([c.id for c in created if c.id not in used])
-        return ids, [c.id for c in created if c.id in used]
+        unused = [c.id for c in created if c.is_live and c.id not in used and not c.size]
+        self.registry.discard(unused)
+        kept = {c.id for c in self.registry.clusters}
+        return ids, [c.id for c in created if c.id in used and c.id in kept]

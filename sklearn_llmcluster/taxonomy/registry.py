@@ -37,7 +37,7 @@ def _is_count(value: Any) -> bool:
 
 
 class ClusterRegistry:
-    """Ordered, name-unique set of clusters with stable ids.
+    """Ordered, name-unique set of clusters with stable ids and their lineage.
 
     Parameters
     ----------
@@ -51,9 +51,18 @@ class ClusterRegistry:
 
     Notes
     -----
-    The statuses of the given ``clusters`` are recomputed from their sizes.
-    New clusters get the ids ``"c<number>"``, numbered after the highest such
-    id the registry has held; ids of discarded clusters are not reused.
+    The statuses of the given live ``clusters`` are recomputed from their
+    sizes. New clusters get the ids ``"c<number>"``, numbered after the
+    highest such id the registry has held; ids of discarded clusters are not
+    reused.
+
+    Cluster ``k`` is label ``k`` for the registry's whole life. A cluster
+    merged into another (:meth:`merge`) or removed stays in :attr:`clusters`
+    as a tombstone (status ``"merged"`` or ``"removed"``) and is never a
+    label again; :attr:`live` lists the others and :meth:`resolve` follows a
+    merged cluster to its survivor. Names are unique among live clusters; the
+    name of a merged cluster keeps pointing to its survivor, so a proposal
+    that comes back under it lands there (:meth:`add`).
     """
 
     def __init__(
@@ -67,6 +76,9 @@ class ClusterRegistry:
         self.clusters: list[Cluster] = []
         self._index_by_id: dict[str, int] = {}
         self._index_by_name: dict[str, int] = {}
+        # Names no live cluster has any more (merged or removed clusters, a
+        # survivor's name before a rename): key -> index of that cluster.
+        self._former_names: dict[str, int] = {}
         self._next_number = 1
         for cluster in clusters:
             self._append(cluster)
@@ -79,6 +91,7 @@ class ClusterRegistry:
         # Pickles of earlier versions hold min_cluster_size as a plain attribute.
         if "min_cluster_size" in state:
             state["_min_cluster_size"] = state.pop("min_cluster_size")
+        state.setdefault("_former_names", {})
         self.__dict__.update(state)
 
     @property
@@ -95,7 +108,9 @@ class ClusterRegistry:
 
     def _update_statuses(self) -> None:
         for cluster in self.clusters:
-            cluster.status = "active" if cluster.size >= self._min_cluster_size else "tentative"
+            if cluster.is_live:
+                cluster.status = "active" if cluster.size >= self._min_cluster_size \
+                    else "tentative"
 
     def _append(self, cluster: Cluster) -> int:
         if not isinstance(cluster.id, str) or not cluster.id:
@@ -105,16 +120,25 @@ class ClusterRegistry:
         if cluster.id in self._index_by_id:
             raise ValueError(f"duplicate cluster id {cluster.id!r}")
         key = name_key(cluster.name)
-        if key in self._index_by_name:
+        if cluster.is_live and key in self._index_by_name:
             raise ValueError(f"duplicate cluster name {cluster.name!r}")
         index = len(self.clusters)
         self.clusters.append(cluster)
         self._index_by_id[cluster.id] = index
-        self._index_by_name[key] = index
+        if cluster.is_live:
+            self._index_by_name[key] = index
+            self._former_names.pop(key, None)
+        elif key not in self._index_by_name:
+            self._former_names[key] = index
         match = _GENERATED_ID.fullmatch(cluster.id)
         if match:
             self._next_number = max(self._next_number, int(match.group(1)) + 1)
         return index
+
+    @property
+    def live(self) -> list[Cluster]:
+        """The clusters that can be labels (neither merged nor removed), in label order."""
+        return [c for c in self.clusters if c.is_live]
 
     def index_of(self, cluster_id: str) -> int:
         """Label index of the cluster with ``cluster_id`` (KeyError when unknown)."""
@@ -123,24 +147,56 @@ class ClusterRegistry:
     def get(self, cluster_id: str) -> Cluster:
         return self.clusters[self._index_by_id[cluster_id]]
 
-    def find_by_name(self, name: str) -> Cluster | None:
-        """The cluster whose name equals ``name`` after normalisation, if any."""
-        index = self._index_by_name.get(name_key(name))
-        return None if index is None else self.clusters[index]
+    def resolve(self, cluster_id: str) -> Cluster | None:
+        """The live cluster that ``cluster_id`` stands for now.
 
-    def add(self, proposal: Proposal) -> tuple[Cluster, bool]:
+        A live cluster is itself; a merged one leads, through ``merged_into``
+        (perhaps several steps), to its survivor; a removed one (or a chain
+        that ends in one) to ``None``.
+
+        Raises
+        ------
+        KeyError
+            If ``cluster_id`` (or an id on its chain) is not in the registry.
+        """
+        seen = set()
+        cluster = self.get(cluster_id)
+        while cluster.status == "merged" and cluster.merged_into is not None:
+            if cluster.id in seen:  # a hand-made cycle; from_json_dict refuses them
+                return None
+            seen.add(cluster.id)
+            cluster = self.get(cluster.merged_into)
+        return cluster if cluster.is_live else None
+
+    def find_by_name(self, name: str) -> Cluster | None:
+        """The live cluster named ``name`` (after normalisation), if any.
+
+        A name that a merged cluster had (or a survivor had before a rename)
+        finds the survivor; the name of a removed cluster finds nothing.
+        """
+        key = name_key(name)
+        index = self._index_by_name.get(key)
+        if index is not None:
+            return self.clusters[index]
+        index = self._former_names.get(key)
+        return None if index is None else self.resolve(self.clusters[index].id)
+
+    def add(self, proposal: Proposal) -> tuple[Cluster | None, bool]:
         """Add a proposal, or merge it into the cluster that already has its name.
 
         Returns
         -------
-        cluster : Cluster
-            The new cluster, or the existing one it merged into.
+        cluster : Cluster or None
+            The new cluster, or the existing one it merged into: a live
+            cluster of that name, or the survivor of a merged cluster of that
+            name (a merged cluster never comes back). ``None`` when the name
+            is that of a removed cluster: the proposal is not added.
         created : bool
             ``False`` when the proposal merged into an existing cluster.
         """
-        existing = self.find_by_name(proposal.name)
-        if existing is not None:
-            return existing, False
+        key = name_key(proposal.name)
+        if key in self._index_by_name or key in self._former_names:
+            return self.find_by_name(proposal.name), False
         now = utc_now()
         cluster = Cluster(
             id=f"c{self._next_number}",
@@ -150,26 +206,131 @@ class ClusterRegistry:
             status="tentative",
             created_at=now,
             updated_at=now,
+            kind=getattr(proposal, "kind", "topic") or "topic",
         )
         self._append(cluster)
         return cluster, True
+
+    def merge(self, source_ids: Sequence[str], into_id: str, *, name: str | None = None,
+              summary: str | None = None, criteria: str | None = None) -> Cluster:
+        """Fold the clusters ``source_ids`` into the cluster ``into_id`` (the survivor).
+
+        The survivor gains the sources' sizes and (up to ``max_examples``)
+        examples; each source becomes a tombstone: status ``"merged"``,
+        ``merged_into=into_id``, never a label again, its name finding the
+        survivor from then on. Labels of the sources must be rewritten to
+        the survivor by the caller (the estimator does this for a fit).
+
+        Parameters
+        ----------
+        source_ids : sequence of str
+            Live clusters to fold in; none may be ``into_id``.
+        into_id : str
+            The live cluster that stays.
+        name : str, optional
+            New name of the survivor; it may be a source's name, not that of
+            another live cluster.
+        summary, criteria : str, optional
+            New summary and criteria of the survivor, written to cover all
+            the merged clusters (an LLM's merge answer has them). Without
+            them the survivor keeps its summary, and its criteria are
+            extended by the sources' criteria.
+
+        Returns
+        -------
+        Cluster
+            The survivor.
+
+        Raises
+        ------
+        ValueError
+            If an id is unknown or not live, a source is the survivor, there
+            is no source, or ``name`` is blank or taken by another live cluster.
+        """
+        def live(cluster_id: str, role: str) -> Cluster:
+            if not isinstance(cluster_id, str) or cluster_id not in self._index_by_id:
+                raise ValueError(f"cannot merge: {role} {cluster_id!r} is not a cluster id of "
+                                 f"this model; ids are {_some_ids(self.live)}")
+            cluster = self.get(cluster_id)
+            if not cluster.is_live:
+                where = (f" into {cluster.merged_into!r}" if cluster.merged_into else "")
+                raise ValueError(f"cannot merge: {role} {cluster_id!r} ({cluster.name!r}) was "
+                                 f"{cluster.status}{where} already; merge live clusters only")
+            return cluster
+
+        survivor = live(into_id, "the survivor")
+        sources: list[Cluster] = []
+        for cid in source_ids:
+            if cid == into_id:
+                raise ValueError(f"cannot merge cluster {into_id!r} into itself")
+            source = live(cid, "source")
+            if source not in sources:
+                sources.append(source)
+        if not sources:
+            raise ValueError("cannot merge: no source cluster given")
+        involved = {survivor.id, *(c.id for c in sources)}
+        if name is not None:
+            name = name.strip()
+            if not name_key(name):
+                raise ValueError(f"cannot merge: the new name {name!r} is blank")
+            holder = self._index_by_name.get(name_key(name))
+            if holder is not None and self.clusters[holder].id not in involved:
+                raise ValueError(f"cannot merge: the name {name!r} is taken by cluster "
+                                 f"{self.clusters[holder].id!r}; choose another name")
+        now = utc_now()
+        for source in sources:
+            self._index_by_name.pop(name_key(source.name), None)
+            self._former_names[name_key(source.name)] = self._index_by_id[source.id]
+            survivor.size += source.size
+            for text in source.examples:
+                if len(survivor.examples) < self.max_examples and text not in survivor.examples:
+                    survivor.examples.append(text)
+            source.status = "merged"
+            source.merged_into = survivor.id
+            source.updated_at = now
+        if name is not None and name_key(name) != name_key(survivor.name):
+            self._index_by_name.pop(name_key(survivor.name), None)
+            self._former_names[name_key(survivor.name)] = self._index_by_id[survivor.id]
+            survivor.name = name
+        self._index_by_name[name_key(survivor.name)] = self._index_by_id[survivor.id]
+        self._former_names.pop(name_key(survivor.name), None)
+        if summary is not None and summary.strip():
+            survivor.summary = summary.strip()
+        if criteria is not None and criteria.strip():
+            survivor.criteria = criteria.strip()
+        else:
+            survivor.criteria = _joined_criteria([survivor, *sources])
+        survivor.updated_at = now
+        self._update_statuses()
+        return survivor
 
     def discard(self, cluster_ids: Sequence[str]) -> None:
         """Remove just-created clusters that ended up with no member.
 
         Only clusters that no label refers to yet may be removed; the labels of
         the other clusters keep their indices because removed ones are newer.
+        A discarded cluster takes the clusters merged into it along.
         """
         drop = set(cluster_ids)
         if not drop:
             return
+        # Tombstones that lead into a dropped cluster go too.
+        for cluster in self.clusters:
+            chain, current = [], cluster
+            while current.status == "merged" and current.merged_into in self._index_by_id \
+                    and current.id not in chain:
+                chain.append(current.id)
+                current = self.get(current.merged_into)
+            if current.id in drop:
+                drop.update(chain)
         first = min(self._index_by_id[cid] for cid in drop)
-        if any(c.size for c in self.clusters[first:] if c.id in drop):
+        if any(c.size for c in self.clusters[first:] if c.id in drop and c.is_live):
             raise ValueError("only clusters without members can be discarded")
         kept = [c for c in self.clusters if c.id not in drop]
         self.clusters = []
         self._index_by_id.clear()
         self._index_by_name.clear()
+        self._former_names.clear()
         next_number = self._next_number
         for cluster in kept:
             self._append(cluster)
@@ -216,7 +377,10 @@ class ClusterRegistry:
             Parsed clusters file. Each cluster is checked by
             :meth:`Cluster.from_dict <sklearn_llmcluster.Cluster.from_dict>`;
             ids must be unique and other than ``"none"`` (the judge's answer
-            for "no cluster"), names unique after normalisation.
+            for "no cluster"), names of live clusters unique after
+            normalisation; a ``"merged"`` cluster's ``merged_into`` must name
+            a cluster of the file, and following them must not go round in
+            a circle.
             ``min_cluster_size`` (default 5) must be a whole number of 0 or
             more; the statuses are recomputed with it. ``next_id`` (optional,
             ``"c<number>"``) is the id the next new cluster gets; without it,
@@ -290,7 +454,8 @@ class ClusterRegistry:
                     f"{_describe(earlier, items[earlier])}; ids must be unique: give one of them "
                     f'an id no other cluster has, like "id": "{free_id}"'
                     f"{fix}")
-            earlier = first_with_name.setdefault(name_key(cluster.name), index)
+            earlier = first_with_name.setdefault(name_key(cluster.name), index) \
+                if cluster.is_live else index
             if earlier != index:
                 raise ValueError(
                     f"{where}{label}: name {_quoted(cluster.name)} is the same as the name of "
@@ -298,9 +463,53 @@ class ClusterRegistry:
                     "spaces and surrounding punctuation); rename one of them, or merge the "
                     f"two clusters into one{fix}")
             clusters.append(cluster)
+        _check_lineage(clusters, items, where, fix)
         registry = cls(clusters, min_cluster_size=int(min_cluster_size))
         registry._next_number = max(registry._next_number, next_number)
         return registry
+
+
+def _check_lineage(clusters: Sequence[Cluster], items: Sequence[Any], where: str,
+                   fix: str) -> None:
+    """Every ``merged_into`` names a cluster of the file, and no chain goes in a circle."""
+    position = {c.id: i for i, c in enumerate(clusters)}
+    for index, cluster in enumerate(clusters):
+        if cluster.merged_into is None:
+            continue
+        if cluster.merged_into not in position:
+            raise ValueError(
+                f"{where}{_describe(index, items[index])}: \"merged_into\" "
+                f"{_quoted(cluster.merged_into)} is not the id of a cluster in the file; "
+                f"give the id of the cluster it was merged into{fix}")
+        seen, current = {cluster.id}, clusters[position[cluster.merged_into]]
+        while current.merged_into is not None:
+            if current.id in seen:
+                raise ValueError(
+                    f"{where}{_describe(index, items[index])}: following \"merged_into\" "
+                    f"from it comes back to {_quoted(current.id)}; a chain of merges must end "
+                    f"at a cluster that was not merged{fix}")
+            seen.add(current.id)
+            current = clusters[position[current.merged_into]]
+
+
+def _some_ids(clusters: Sequence[Cluster], limit: int = 8) -> str:
+    """The first ids of ``clusters``, for an error message."""
+    ids = [c.id for c in clusters[:limit]]
+    return ", ".join(ids) + (", ..." if len(clusters) > limit else "") if ids else "(none)"
+
+
+#: Longest criteria a merge writes (as long as a proposal's description may be).
+_MAX_CRITERIA_CHARS = 600
+
+
+def _joined_criteria(clusters: Sequence[Cluster]) -> str:
+    """One criteria text covering ``clusters``: the first one's, extended by the others'."""
+    parts: list[str] = []
+    for cluster in clusters:
+        text = (cluster.criteria or cluster.summary or cluster.name).strip()
+        if text and text not in parts:
+            parts.append(text)
+    return truncate(" Also: ".join(parts), _MAX_CRITERIA_CHARS)
 
 
 def _describe(index: int, item: Any) -> str:
