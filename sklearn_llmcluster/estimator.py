@@ -20,6 +20,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.utils.validation import check_is_fitted
 
+from .discovery.consolidation import Consolidator, LLMMerger
 from .discovery.engine import ClusteringEngine, EngineSettings, logger
 from .exceptions import LLMClusterWarning
 from .io.validation import split_stream, validate_texts
@@ -63,9 +64,39 @@ def _deduplicate(texts: list[str]) -> tuple[list[str], np.ndarray]:
     return unique, inverse
 
 
+N_CLUSTERS_FORMS = ("None (as many as the data has), a positive integer (a target, e.g. 30) "
+                    "or a (min, max) pair of positive integers with min <= max "
+                    "(e.g. (60, 90))")
+
+
+def _checked_n_clusters(value: Any) -> Any:
+    """``n_clusters`` as None, an int or an (int, int) tuple; ValueError naming the forms."""
+    def count(x: Any) -> bool:
+        return not isinstance(x, bool) and isinstance(x, (int, np.integer)) and x >= 1
+
+    if value is None:
+        return None
+    if count(value):
+        return int(value)
+    if isinstance(value, (tuple, list)) and len(value) == 2 and all(map(count, value)) \
+            and value[0] <= value[1]:
+        return (int(value[0]), int(value[1]))
+    raise ValueError(f"n_clusters must be {N_CLUSTERS_FORMS}; got {value!r}")
+
+
+def _target_words(value: Any) -> str | None:
+    """``n_clusters`` as the proposer's prompt says it (None: no target)."""
+    value = _checked_n_clusters(value)
+    if value is None:
+        return None
+    if isinstance(value, tuple):
+        return f"between {value[0]} and {value[1]} clusters in all"
+    return f"about {value} clusters in all"
+
+
 #: Parameters the provider, LLM client, proposer and judge are built from.
 _COMPONENT_PARAMS = ("provider", "proposer", "judge", "business_context", "language",
-                     "max_new_clusters", "temperature", "prompts", "cache", "redact_pii",
+                     "max_new_clusters", "n_clusters", "temperature", "prompts", "cache", "redact_pii",
                      "llm_log", "max_retries", "max_text_chars", "fast_path")
 
 
@@ -186,6 +217,14 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         ``None`` = ``"use-multilingual"`` when installed, else ``"tfidf"``
         (the fit's log says which). Vectors are cached per text in
         ``cache`` when it is set.
+    n_clusters : None, int or (int, int), default=None
+        How many clusters to end with. ``None``: as many as the data has
+        (duplicates are still merged). An int ``N``: about ``N``; the
+        proposer is told the budget and the most similar clusters are merged
+        until at most ``N`` remain. A ``(min, max)`` pair: merging stops at
+        ``min`` and goes on while there are more than ``max``. Counts live
+        topic clusters (not no-intent ones). Merging can only lower the
+        count: data with fewer intents than ``min`` gives fewer clusters.
 
     Attributes
     ----------
@@ -258,6 +297,7 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         fast_path: Any = False,
         fast_path_threshold: float = 0.98,
         embedder: Any = None,
+        n_clusters: Any = None,
     ) -> None:
         self.provider = provider
         self.proposer = proposer
@@ -284,6 +324,7 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         self.fast_path = fast_path
         self.fast_path_threshold = fast_path_threshold
         self.embedder = embedder
+        self.n_clusters = n_clusters
 
     # -- scikit-learn plumbing ---------------------------------------------
     def __repr__(self, N_CHAR_MAX: int = 700) -> str:
@@ -348,6 +389,7 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
                                       or not isinstance(value, (int, np.integer)) or value < 1):
                 raise ValueError(f"{name} must be None or a positive integer ({what}), "
                                  f"got {value!r}")
+        _checked_n_clusters(self.n_clusters)
         temperature = self.temperature
         if temperature is not None and (isinstance(temperature, bool) or not isinstance(
                 temperature, (int, float, np.number)) or not 0 <= temperature <= 2):
@@ -474,7 +516,8 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
 
         client = self._build_client(provider)
         if proposer is None:
-            proposer = LLMProposer(client, prompts, self.max_new_clusters)
+            proposer = LLMProposer(client, prompts, self.max_new_clusters,
+                                   target=_target_words(self.n_clusters))
         if judge is None:
             judge = LLMJudge(client, prompts)
         return provider, client, proposer, judge
@@ -563,6 +606,7 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
             batch_size=self.batch_size, max_new_clusters=self.max_new_clusters,
             proposal_size=proposal_size, max_rounds=self.max_rounds,
             n_jobs=self.n_jobs, random_state=self.random_state,
+            n_clusters=_checked_n_clusters(self.n_clusters),
         )
         budget = None
         if self.client_ is not None:
@@ -579,7 +623,17 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         return ClusteringEngine(
             self.proposer_, self.judge_, self.registry_, settings,
             pre_assign=fast_path if fast is not None and fast.is_trained else None,
-            report=self._report, budget=budget, embedder=self.embedder_)
+            report=self._report, budget=budget, consolidator=self._consolidator(),
+            embedder=self.embedder_)
+
+    def _consolidator(self) -> Consolidator:
+        """Merges duplicate clusters: by the LLM when there is one, else by similarity."""
+        merger = None
+        if self.client_ is not None:
+            prompts = getattr(self.proposer_, "prompts", None) \
+                or getattr(self.judge_, "prompts", None) or self.prompts
+            merger = LLMMerger(self.client_, prompts)
+        return Consolidator(merger, n_jobs=self.n_jobs)
 
     # -- the work --------------------------------------------------------------
     def _cluster(self, texts: list[str], *, propose: bool) -> tuple[np.ndarray, LLMUsage, list]:

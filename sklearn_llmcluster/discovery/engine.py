@@ -26,6 +26,7 @@ from sklearn.utils import check_random_state
 from ..exceptions import BudgetExceededError, ProviderUnavailableError
 from ..llm.client import ThreadShared, collect_usage, is_fatal
 from ..records import Cluster, LLMUsage, Proposal
+from .consolidation import Consolidator, cluster_vectors
 from ..taxonomy.registry import ClusterRegistry
 from ..representation.normalization import MAX_NAME_CHARS, clean_for_prompt
 
@@ -46,6 +47,8 @@ class EngineSettings:
     random_state: object = None
     #: Consecutive failed calls, with no success in between, that stop the run.
     max_consecutive_failures: int = 8
+    #: None (no target), an int (about that many clusters) or a (min, max) range.
+    n_clusters: object = None
 
 
 class _CircuitBreaker(ThreadShared):
@@ -196,20 +199,27 @@ class ClusteringEngine:
         :mod:`sklearn_llmcluster.representation.embedders`), fitted when it
         needs fitting. ``None`` (custom proposer and judge without one):
         such code fits a ``TfidfEmbedder`` on the texts at hand.
+    consolidator : Consolidator, optional
+        Merges duplicate clusters after each proposal round (see
+        :mod:`sklearn_llmcluster.discovery.consolidation`); ``None`` merges
+        nothing but identical names.
     """
 
     def __init__(self, proposer, judge, registry: ClusterRegistry, settings: EngineSettings,
                  *, pre_assign: Callable | None = None,
                  report: Callable[[str], None] | None = None, budget=None,
-                 embedder=None) -> None:
+                 consolidator: Consolidator | None = None, embedder=None) -> None:
         self.proposer = proposer
-        self.embedder = embedder
         self.judge = judge
         self.registry = registry
         self.settings = settings
         self.pre_assign = pre_assign
         self.report = report or logger.info
         self.budget = budget
+        self.consolidator = consolidator
+        self.embedder = embedder
+        # TF-IDF fitted on the texts at hand, when no embedder was given.
+        self._fallback_embedder = None
         self.breaker = _CircuitBreaker(settings.max_consecutive_failures)
         #: Texts the LLM judge has answered for, for counting each once.
         self.judged_texts: set[str] = set()
@@ -294,6 +304,81 @@ class ClusteringEngine:
             size = len(batches) if left is None else max(left, 1)
             yield batches[start:start + size]
             start += size
+
+    # -- consolidating -------------------------------------------------------
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        """Unit rows of ``texts`` through the engine's embedder (or TF-IDF on the texts at hand)."""
+        embedder = self.embedder
+        if embedder is not None and getattr(embedder, "is_fitted", True):
+            return np.asarray(embedder.transform(texts), dtype=np.float32)
+        if self._fallback_embedder is None:
+            from ..representation.embedders import TfidfEmbedder
+
+            seed = self.settings.random_state
+            fallback = TfidfEmbedder(
+                random_state=seed if isinstance(seed, (int, np.integer)) else 0)
+            fallback.fit(list(getattr(self, "_texts", ())) + list(texts))
+            self._fallback_embedder = fallback
+        return self._fallback_embedder.transform(texts)
+
+    def _member_texts(self, texts: Sequence[str], ids: list[str | None]) -> dict[str, list[str]]:
+        members: dict[str, list[str]] = {}
+        for text, cid in zip(texts, ids):
+            if cid is not None:
+                members.setdefault(cid, []).append(text)
+        return members
+
+    def _target(self) -> tuple[int | None, int | None, str | None]:
+        """``(least, most, words)`` of the ``n_clusters`` setting; ``None`` where unset."""
+        wanted = self.settings.n_clusters
+        if wanted is None:
+            return None, None, None
+        if isinstance(wanted, tuple):
+            least, most = int(wanted[0]), int(wanted[1])
+            return least, most, f"between {least} and {most} clusters in all"
+        return int(wanted), int(wanted), f"about {int(wanted)} clusters in all"
+
+    def _consolidate(self, texts: Sequence[str], ids: list[str | None], fresh: Sequence[str],
+                     usage: LLMUsage, *, reduce: bool = False) -> int:
+        """Merge duplicates among the live clusters (one of each pair in ``fresh``).
+
+        With ``reduce``, also merge down to the most clusters ``n_clusters``
+        allows. Labels in ``ids`` move to the survivors. A failed merge call
+        merges nothing; no text loses its label. Returns the merges made.
+        """
+        if self.consolidator is None or self.budget_exhausted:
+            return 0
+        least, most, words = self._target()
+        members = self._member_texts(texts, ids)
+
+        def vectors_of(clusters):
+            return cluster_vectors(clusters, self._embed, members)
+
+        def run_call(func, *args):
+            return _guarded_call(self.breaker, func, *args)
+
+        merged: dict[str, str] = {}
+        try:
+            topics = sum(1 for c in self.registry.live if c.kind == "topic")
+            target = None if words is None else f"{words}; it has {topics} now"
+            merged.update(self.consolidator.consolidate(
+                self.registry, fresh, vectors_of, run_call, usage, floor=least, target=target,
+                members=members))
+            if reduce and most is not None:
+                topics = sum(1 for c in self.registry.live if c.kind == "topic")
+                merged.update(self.consolidator.reduce_to(
+                    self.registry, most, vectors_of, run_call, usage,
+                    describe_target=f"{words}; it has {topics} now", members=members))
+        except ValueError as exc:
+            # The fallback TF-IDF found nothing to learn from: no merge.
+            usage.note(f"consolidation skipped: {exc}")
+        if merged:
+            for i, cid in enumerate(ids):
+                if cid is not None:
+                    ids[i] = _survivor_id(self.registry, cid)
+            self.report(f"consolidation: {len(merged)} clusters merged into others, "
+                        f"{len(self.registry.live)} left")
+        return len(merged)
 
     # -- proposing ---------------------------------------------------------
     def _checked_proposals(self, proposals, n_sample: int, usage: LLMUsage) -> list[Proposal]:
@@ -437,6 +522,8 @@ class ClusteringEngine:
             # while it still had room, it is not shown them again.
             if len(proposals) < s.max_new_clusters or assigned_here == 0:
                 exhausted[uncovered] = True
+            if new_here:
+                self._consolidate(texts, ids, [c.id for c in created[-new_here:]], usage)
             self.report(f"round {rounds[0]}: {new_here} new clusters from {len(uncovered)} "
                         f"uncovered texts, {sum(cid is None for cid in ids)} unassigned")
             if new_here == 0:
@@ -493,6 +580,8 @@ class ClusteringEngine:
         if checked is None:
             checked = np.full(n, len(self.registry), dtype=np.intp)
         self._judged = checked.copy()  # clusters each text was really judged against
+        self._texts = list(texts)
+        self._fallback_embedder = None
         self._counts = None if counts is None else np.asarray(counts)
         exhausted = np.zeros(n, dtype=bool)
         self._failed_proposals = np.zeros(n, dtype=np.intp)
@@ -507,6 +596,9 @@ class ClusteringEngine:
             self._catch_up(texts, ids, range(n), checked, usage)
             if not new:
                 break
+        if self._target()[1] is not None:
+            # The target is a count of the whole catalogue: reached once all is found.
+            self._consolidate(texts, ids, [], usage, reduce=True)
         lost = any(ids[i] is None for i in np.flatnonzero(self._failed_proposals))
         for call_usage in self._failed_proposal_usage:
             if not lost:

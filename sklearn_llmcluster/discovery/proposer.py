@@ -26,14 +26,19 @@ class LLMProposer:
         Renders the messages; defaults to :class:`PromptBuilder`.
     max_new_clusters : int, default=10
         Most clusters asked for per call.
+
+    target : str, optional
+        The catalogue size asked for, in words ("about 30 clusters in all").
     """
 
     def __init__(
-        self, client: LLMClient, prompts: PromptBuilder | None = None, max_new_clusters: int = 10
+        self, client: LLMClient, prompts: PromptBuilder | None = None, max_new_clusters: int = 10,
+        target: str | None = None,
     ) -> None:
         self.client = client
         self.prompts = prompts
         self.max_new_clusters = max_new_clusters
+        self.target = target
 
     def propose(self, texts: list[str], clusters: list[Cluster]) -> list[Proposal]:
         """Return new clusters for ``texts``; ``members`` index into ``texts``."""
@@ -102,7 +107,8 @@ class LLMProposer:
 
         return self.client.request(
             "propose",
-            prompts.propose_messages(texts, clusters, self.max_new_clusters),
+            prompts.propose_messages(texts, clusters, self.max_new_clusters,
+                                     target=getattr(self, "target", None)),
             prompts.propose_schema(self.max_new_clusters),
             validate,
         )
