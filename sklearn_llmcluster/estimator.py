@@ -96,8 +96,8 @@ def _target_words(value: Any) -> str | None:
 
 #: Parameters the provider, LLM client, proposer and judge are built from.
 _COMPONENT_PARAMS = ("provider", "proposer", "judge", "business_context", "language",
-                     "max_new_clusters", "n_clusters", "temperature", "prompts", "cache", "redact_pii",
-                     "llm_log", "max_retries", "max_text_chars", "fast_path")
+                     "max_new_clusters", "n_clusters", "temperature", "prompts", "cache",
+                     "redact_pii", "llm_log", "max_retries", "max_text_chars", "fast_path")
 
 
 def _fingerprint(value: Any) -> Any:

@@ -330,8 +330,8 @@ class Consolidator:
             return {}
         vectors = vectors_of(live)
         if self.merger is None:
-            return self._merge_by_similarity(registry, live, vectors, fresh, usage,
-                                              self.offline_similarity, floor)
+            return self._merge_by_similarity(
+                registry, live, vectors, fresh, usage, self.offline_similarity, floor)
         groups = self._groups(live, vectors, fresh, self.similarity)
         if not groups:
             return {}
