@@ -643,13 +643,24 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         fast_taken: set[str] = set()
         self._fit_embedder(unique)
         engine = self._engine(fast_taken)
-        ids: list[str | None] = [None] * len(unique)
-        if unique and self.registry_.live:
-            ids = engine.assign(unique, self.registry_.live, usage)
-        created: list[str] = []
+        ids, created = self._no_intent_ids(unique, create=propose)
+        todo = [i for i, cid in enumerate(ids) if cid is None]
+        if todo and self.registry_.live:
+            answers = engine.assign([unique[i] for i in todo], self.registry_.live, usage)
+            for i, cid in zip(todo, answers):
+                ids[i] = cid
         if propose and unique:
             counts = np.bincount(inverse[inverse >= 0], minlength=len(unique))
-            ids, created = engine.discover(unique, ids, usage, counts=counts)
+            ids, found = engine.discover(unique, ids, usage, counts=counts)
+            created += found
+            left = sum(int(counts[i]) for i, cid in enumerate(ids) if cid is None)
+            if engine.stopped_at_max_rounds and left:
+                warnings.warn(
+                    f"discovery stopped after max_rounds={self.max_rounds} proposal rounds "
+                    f"with {left} of {len(texts)} texts still unassigned (-1): more clusters "
+                    "may be waiting. Raise max_rounds (or max_new_clusters, clusters per "
+                    "round), or call partial_fit on the -1 texts to go on.",
+                    LLMClusterWarning, stacklevel=4)
             if self.provider_ == "offline" and not len(self.registry_):
                 engine_min = getattr(getattr(self.proposer_, "engine", None),
                                      "min_cluster_size", None)
@@ -666,6 +677,43 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
             self.fast_path_.add([t for t, _ in learnt], [cid for _, cid in learnt])
             self.fast_path_.refresh(self._report)
         return labels, usage, created
+
+    def _no_intent_ids(self, texts: list[str], *, create: bool
+                       ) -> tuple[list[str | None], list[str]]:
+        """Ids of the no-intent clusters the rules put ``texts`` into (``None``: a request).
+
+        Greetings, thanks, noise and table footers (see
+        :mod:`~sklearn_llmcluster.discovery.no_intent`) go to their own
+        clusters, created when ``create`` (fit, partial_fit) and named in the
+        data's language; ``predict`` uses existing ones only. Returns the ids
+        and the ids of the clusters created.
+        """
+        from .discovery.no_intent import (category_names, data_language,
+                                           no_intent_category, no_intent_proposal)
+
+        ids: list[str | None] = [None] * len(texts)
+        created: list[str] = []
+        language = None
+        by_category: dict[str, str | None] = {}
+        for i, text in enumerate(texts):
+            category = no_intent_category(text)
+            if category is None:
+                continue
+            if category not in by_category:
+                existing = next((c for c in self.registry_.live if c.kind == "no_intent"
+                                 and c.name in category_names(category)), None)
+                if existing is None and create:
+                    if language is None:
+                        language = data_language(texts, self.language)
+                    cluster, is_new = self.registry_.add(no_intent_proposal(category, language))
+                    if cluster is not None and cluster.kind != "no_intent":
+                        cluster = None  # a topic cluster has that name: leave it to the judge
+                    if cluster is not None and is_new:
+                        created.append(cluster.id)
+                    existing = cluster
+                by_category[category] = None if existing is None else existing.id
+            ids[i] = by_category[category]
+        return ids, created
 
     def _labels_for(self, ids: list[str | None], inverse: np.ndarray) -> np.ndarray:
         """Row labels from the cluster id of each unique text (-1 for blanks and None)."""
@@ -834,7 +882,12 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         self._fit_embedder(unique)  # only after load_clusters or set_params(embedder=...)
         usage = LLMUsage()
         engine = self._engine()
-        ids = engine.assign(unique, self.registry_.live, usage) if unique else []
+        ids, _ = self._no_intent_ids(unique, create=False)
+        todo = [i for i, cid in enumerate(ids) if cid is None]
+        if todo:
+            answers = engine.assign([unique[i] for i in todo], self.registry_.live, usage)
+            for i, cid in zip(todo, answers):
+                ids[i] = cid
         labels = self._labels_for(ids, inverse)
         self._warn_about(usage, labels, engine)
         return labels

@@ -316,3 +316,18 @@ def test_reduce_merges_smaller_into_larger_and_never_mixes_kinds():
                                           describe_target="about 2")
     assert merged == {"c2": "c1"}
     assert [c.id for c in registry.live] == ["c1", "c3", "c4"]
+
+
+def test_max_rounds_that_stops_discovery_early_warns_with_the_fix():
+    texts, labels = intent_requests(10, seed=3)  # six intents
+    gold = dict(zip(texts, labels))
+    model = LLMClusterer(OracleProvider(gold), max_new_clusters=1, max_rounds=2,
+                         random_state=0)
+    with pytest.warns(LLMClusterWarning, match=r"max_rounds=2 .* still unassigned.*Raise "
+                                               r"max_rounds"):
+        model.fit(texts)
+    assert model.n_clusters_ == 2 and (model.labels_ == -1).sum() == 40
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", LLMClusterWarning)
+        LLMClusterer(OracleProvider(gold), max_new_clusters=1, max_rounds=None,
+                     random_state=0).fit(texts)

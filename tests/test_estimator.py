@@ -248,7 +248,7 @@ def test_custom_proposer_and_judge_need_no_provider():
             return [clusters[0].id if any(c.isdigit() for c in t) else None for t in texts]
 
     model = LLMClusterer(proposer=KeywordProposer(), judge=KeywordJudge(), random_state=0)
-    model.fit(["order 123", "hello", "call 555"])
+    model.fit(["order 123", "where is my parcel", "call 555"])
     assert list(model.labels_) == [0, -1, 0]
     assert model.provider_ is None
     assert list(model.predict(["x 9", "none"])) == [0, -1]

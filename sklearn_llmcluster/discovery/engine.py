@@ -223,6 +223,8 @@ class ClusteringEngine:
         self.breaker = _CircuitBreaker(settings.max_consecutive_failures)
         #: Texts the LLM judge has answered for, for counting each once.
         self.judged_texts: set[str] = set()
+        #: Whether discovery stopped at ``max_rounds`` with texts it could still propose for.
+        self.stopped_at_max_rounds = False
 
     @property
     def budget_exhausted(self) -> bool:
@@ -414,8 +416,10 @@ class ClusteringEngine:
                     taken.add(int(m))
                 elif isinstance(m, (int, np.integer)) and m in taken:
                     usage.note("a text was proposed for two clusters; the first one kept it")
+            kind = getattr(p, "kind", "topic")
             checked.append(Proposal(name=name, summary=str(p.summary or ""),
-                                    criteria=str(p.criteria or ""), members=members))
+                                    criteria=str(p.criteria or ""), members=members,
+                                    kind=kind if kind in ("topic", "no_intent") else "topic"))
         return checked
 
     def _catch_up(self, texts: Sequence[str], ids: list[str | None], rows: Sequence[int],
@@ -450,6 +454,7 @@ class ClusteringEngine:
         created: list[Cluster] = []
         while not self.budget_exhausted:
             if s.max_rounds is not None and rounds[0] >= s.max_rounds:
+                self.stopped_at_max_rounds = True
                 break
             candidates = [i for i, cid in enumerate(ids) if cid is None and not exhausted[i]]
             if not candidates:

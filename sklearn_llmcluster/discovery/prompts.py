@@ -38,8 +38,12 @@ a distinct, recurring need.
 - name: 2-6 words naming the intent, unique. summary: one sentence. criteria: \
 the rule that decides which requests belong (and which do not).
 - members: the numbers ("i") of the requests below that belong to the cluster; \
-each request in at most one cluster. Leave out greetings and requests with no \
-clear intent.
+each request in at most one cluster.
+- kind: "topic" for a cluster of requests with an intent. Requests with no \
+intent of their own (only a greeting, only thanks, "hello?", noise, a table's \
+total row) never go into a topic cluster: put them into clusters of kind \
+"no_intent" named like "Greeting", "Thanks" or "Unclear request" (in the \
+language below).
 - {language}
 Answer with JSON only, following the schema."""
 
@@ -223,8 +227,9 @@ class PromptBuilder:
                             "summary": {"type": "string"},
                             "criteria": {"type": "string"},
                             "members": {"type": "array", "items": {"type": "integer"}},
+                            "kind": {"type": "string", "enum": ["topic", "no_intent"]},
                         },
-                        "required": ["name", "summary", "criteria", "members"],
+                        "required": ["name", "summary", "criteria", "members", "kind"],
                         "additionalProperties": False,
                     },
                 }

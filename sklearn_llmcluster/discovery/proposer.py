@@ -92,6 +92,7 @@ class LLMProposer:
                     criteria=clean_for_prompt(str(item.get("criteria") or ""),
                                               MAX_DESCRIPTION_CHARS),
                     members=members,
+                    kind="no_intent" if item.get("kind") == "no_intent" else "topic",
                 ))
             if conflicted:
                 # The first cluster keeps such a request (as the engine does
