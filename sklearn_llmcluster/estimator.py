@@ -688,8 +688,8 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         data's language; ``predict`` uses existing ones only. Returns the ids
         and the ids of the clusters created.
         """
-        from .discovery.no_intent import (category_names, data_language,
-                                           no_intent_category, no_intent_proposal)
+        from .discovery.no_intent import (
+            category_names, data_language, no_intent_category, no_intent_proposal)
 
         ids: list[str | None] = [None] * len(texts)
         created: list[str] = []

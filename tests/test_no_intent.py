@@ -12,7 +12,8 @@ from sklearn_llmcluster.testing import ScriptedProvider
 
 
 @pytest.mark.parametrize("text, category", [
-    ("Спасибо!", "thanks"), ("спасибо большое за помощь", "thanks"), ("Thank you so much", "thanks"),
+    ("Спасибо!", "thanks"), ("спасибо большое за помощь", "thanks"),
+    ("Thank you so much", "thanks"),
     ("Алло?", "greeting"), ("алё", "greeting"), ("Добрый день!", "greeting"),
     ("Hello, anyone there?", "greeting"), ("???", "unclear"), ("👍", "unclear"),
     ("...", "unclear"), ("ок", "unclear"), ("test", "unclear"),
