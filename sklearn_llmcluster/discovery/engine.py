@@ -20,7 +20,8 @@ import numpy as np
 # process-wide warning filters inside every task, which is not thread-safe
 # (scikit-learn#32631); over thousands of threaded judge calls it wipes the
 # filters and floods the run with UserWarnings. Judges need no sklearn config.
-from joblib import Parallel, delayed
+from joblib import Parallel, delayed, effective_n_jobs
+from sklearn.cluster import MiniBatchKMeans
 from sklearn.utils import check_random_state
 
 from ..exceptions import BudgetExceededError, ProviderUnavailableError
@@ -447,9 +448,59 @@ class ClusteringEngine:
         # against the ones before, unless skipped at the proposal cap.
         self._judged[[i for i in members if self._judged[i] >= start]] = n_clusters
 
+    def _samples(self, texts: Sequence[str], candidates: list[int], rng) -> list[list[int]]:
+        """Disjoint samples of ``candidates`` for one round of proposal calls.
+
+        One random sample of ``proposal_size`` while the candidates fit one or
+        two calls, or ``n_jobs`` is 1. Otherwise up to ``n_jobs`` samples,
+        each drawn from one group of similar texts (k-means on the embedder's
+        vectors), so each call sees few intents and parallel calls seldom
+        propose the same one.
+        """
+        s = self.settings
+        size = s.proposal_size
+        jobs = max(1, effective_n_jobs(s.n_jobs)) if s.n_jobs is not None else 1
+        k = min(jobs, -(-len(candidates) // size)) if size < len(candidates) else 1
+        if k <= 1:
+            if len(candidates) > size:
+                return [sorted(rng.choice(candidates, size=size, replace=False).tolist())]
+            return [candidates]
+        try:
+            vectors = self._embed([texts[i] for i in candidates])
+        except ValueError:  # nothing for TF-IDF to learn from: random samples
+            vectors = None
+        if vectors is not None and len(vectors) and vectors.shape[1] > 0:
+            seed = int(rng.randint(np.iinfo(np.int32).max))
+            groups = MiniBatchKMeans(n_clusters=k, random_state=seed, n_init=1,
+                                     batch_size=1024).fit_predict(vectors)
+        else:
+            groups = rng.permutation(len(candidates)) % k
+        samples = []
+        for g in range(k):
+            members = [candidates[j] for j in np.flatnonzero(groups == g)]
+            if len(members) > size:
+                members = sorted(rng.choice(members, size=size, replace=False).tolist())
+            if members:
+                samples.append(members)
+        return samples
+
+    def _propose_on(self, texts: Sequence[str], sample: list[int]):
+        """One proposal call on ``sample``: (raw answer or None, usage)."""
+        propose = self.proposer.propose
+        if self._counts is not None and getattr(self.proposer, "uses_counts", False):
+            propose = functools.partial(propose, counts=[int(self._counts[i]) for i in sample])
+        return _guarded_call(self.breaker, propose, [texts[i] for i in sample],
+                             self.registry.live)
+
     def _explore(self, texts: Sequence[str], ids: list[str | None], checked: np.ndarray,
                  exhausted: np.ndarray, rng, usage: LLMUsage, rounds: list[int]) -> list[Cluster]:
-        """Proposal rounds on samples until a round brings no new cluster."""
+        """Proposal rounds on samples until a round brings no new cluster.
+
+        A round sends up to ``n_jobs`` proposal calls at once, on disjoint
+        samples (see :meth:`_samples`), then consolidates once; so the
+        sequential rounds grow with how many waves the clusters take to
+        find, not with the number of clusters.
+        """
         s = self.settings
         created: list[Cluster] = []
         while not self.budget_exhausted:
@@ -460,80 +511,92 @@ class ClusteringEngine:
             if not candidates:
                 break
             rounds[0] += 1
-            if len(candidates) > s.proposal_size:
-                sample = sorted(rng.choice(candidates, size=s.proposal_size,
-                                           replace=False).tolist())
-            else:
-                sample = candidates
-            # Show the proposer only what the clusters so far do not cover.
-            self._catch_up(texts, ids, sample, checked, usage)
-            uncovered = [i for i in sample if ids[i] is None]
-            if not uncovered:
-                # The clusters cover a whole random sample: few texts are left
+            samples = self._samples(texts, candidates, rng)
+            # Show the proposer only what the clusters so far do not cover
+            # (one judge pass for all the round's samples).
+            self._catch_up(texts, ids, [i for sample in samples for i in sample], checked, usage)
+            samples = [[i for i in sample if ids[i] is None] for sample in samples]
+            samples = [sample for sample in samples if sample]
+            if not samples:
+                # The clusters cover the whole sample: few texts are left
                 # for new ones, and the sweep reaches them for the price of one
                 # pass instead of a judged sample per round.
                 break
-            propose = self.proposer.propose
-            if self._counts is not None and getattr(self.proposer, "uses_counts", False):
-                propose = functools.partial(propose, counts=[int(self._counts[i])
-                                                             for i in uncovered])
-            raw, call_usage = _guarded_call(
-                self.breaker, propose, [texts[i] for i in uncovered],
-                self.registry.live)
-            if raw is None and call_usage.failed_calls:
-                # Settled at the end of discover(): a failure only counts
-                # (and warns) if texts it was about end up unassigned.
-                self._failed_proposal_usage.append(call_usage)
+            if len(samples) == 1:
+                outputs = [self._propose_on(texts, samples[0])]
             else:
-                usage.merge(call_usage)
-            if raw is None and call_usage.failed_calls and not self.budget_exhausted:
-                # The call failed (timeout, overload): no verdict on these
-                # texts, so another sample is drawn; max_rounds and the
-                # circuit breaker bound a proposer that keeps failing.
-                # A text in two failed calls may be what they choke on (a
-                # content filter, a reply the model cannot format): it is not
-                # shown again, so one such text cannot stall the whole run.
-                self._failed_proposals[uncovered] += 1
-                exhausted[self._failed_proposals >= 2] = True
-                self.report(f"round {rounds[0]}: the proposal call failed; trying another sample")
-                continue
-            proposals = self._checked_proposals(raw if raw is not None else [], len(uncovered),
-                                                usage)
+                outputs = Parallel(n_jobs=len(samples), prefer="threads")(
+                    delayed(self._propose_on)(texts, sample) for sample in samples)
             new_here = 0
-            assigned_here = 0
-            for p in proposals:
-                cluster, is_new = self.registry.add(p)
-                if cluster is None:
-                    usage.note(f"a proposal named like a removed cluster ({p.name[:40]!r}) "
-                               "was not added")
-                    continue
-                if is_new:
-                    created.append(cluster)
-                    new_here += 1
-                for m in p.members:
-                    if ids[uncovered[m]] is None:
-                        ids[uncovered[m]] = cluster.id
-                        assigned_here += 1
-            if len(proposals) >= s.max_new_clusters:
-                # At the cap, the texts left out may be waiting for clusters
-                # of their own: the proposer sees them again first, and the
-                # sweep (which reads _judged) offers them these clusters.
-                checked[uncovered] = len(self.registry)
-            # Below the cap, texts the proposer saw but did not list stay
-            # "checked" only against the clusters before this round: a
-            # proposer may list a cluster's members incompletely, so the
-            # judge still offers them this round's clusters (next round's
-            # sample, or the sweep). And as the proposer made nothing for them
-            # while it still had room, it is not shown them again.
-            if len(proposals) < s.max_new_clusters or assigned_here == 0:
-                exhausted[uncovered] = True
+            failed_here = 0
+            for uncovered, (raw, call_usage) in zip(samples, outputs):
+                new, failed = self._take_proposals(ids, checked, exhausted, uncovered, raw,
+                                                   call_usage, usage, created)
+                new_here += new
+                failed_here += failed
+            if failed_here == len(samples):
+                self.report(f"round {rounds[0]}: the proposal calls failed; trying other samples")
+                continue
             if new_here:
                 self._consolidate(texts, ids, [c.id for c in created[-new_here:]], usage)
-            self.report(f"round {rounds[0]}: {new_here} new clusters from {len(uncovered)} "
-                        f"uncovered texts, {sum(cid is None for cid in ids)} unassigned")
+            self.report(f"round {rounds[0]}: {new_here} new clusters from "
+                        f"{sum(map(len, samples))} uncovered texts in {len(samples)} calls, "
+                        f"{sum(cid is None for cid in ids)} unassigned")
             if new_here == 0:
                 break
         return created
+
+    def _take_proposals(self, ids: list[str | None], checked: np.ndarray, exhausted: np.ndarray,
+                        uncovered: list[int], raw, call_usage: LLMUsage, usage: LLMUsage,
+                        created: list[Cluster]) -> tuple[int, bool]:
+        """Add one call's proposals to the registry; return (new clusters, whether it failed)."""
+        s = self.settings
+        if raw is None and call_usage.failed_calls:
+            # Settled at the end of discover(): a failure only counts
+            # (and warns) if texts it was about end up unassigned.
+            self._failed_proposal_usage.append(call_usage)
+        else:
+            usage.merge(call_usage)
+        if raw is None and call_usage.failed_calls and not self.budget_exhausted:
+            # The call failed (timeout, overload): no verdict on these
+            # texts, so another sample is drawn; max_rounds and the
+            # circuit breaker bound a proposer that keeps failing.
+            # A text in two failed calls may be what they choke on (a
+            # content filter, a reply the model cannot format): it is not
+            # shown again, so one such text cannot stall the whole run.
+            self._failed_proposals[uncovered] += 1
+            exhausted[self._failed_proposals >= 2] = True
+            return 0, True
+        proposals = self._checked_proposals(raw if raw is not None else [], len(uncovered), usage)
+        new_here = 0
+        assigned_here = 0
+        for p in proposals:
+            cluster, is_new = self.registry.add(p)
+            if cluster is None:
+                usage.note(f"a proposal named like a removed cluster ({p.name[:40]!r}) "
+                           "was not added")
+                continue
+            if is_new:
+                created.append(cluster)
+                new_here += 1
+            for m in p.members:
+                if ids[uncovered[m]] is None:
+                    ids[uncovered[m]] = cluster.id
+                    assigned_here += 1
+        if len(proposals) >= s.max_new_clusters:
+            # At the cap, the texts left out may be waiting for clusters
+            # of their own: the proposer sees them again first, and the
+            # sweep (which reads _judged) offers them these clusters.
+            checked[uncovered] = len(self.registry)
+        # Below the cap, texts the proposer saw but did not list stay
+        # "checked" only against the clusters before this round: a
+        # proposer may list a cluster's members incompletely, so the
+        # judge still offers them this round's clusters (next round's
+        # sample, or the sweep). And as the proposer made nothing for them
+        # while it still had room, it is not shown them again.
+        if len(proposals) < s.max_new_clusters or assigned_here == 0:
+            exhausted[uncovered] = True
+        return new_here, False
 
     def discover(self, texts: Sequence[str], ids: list[str | None],
                  usage: LLMUsage, checked: np.ndarray | None = None,

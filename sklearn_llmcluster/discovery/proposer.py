@@ -46,6 +46,7 @@ class LLMProposer:
             return []
         prompts = self.prompts or PromptBuilder()
         texts, clusters = self.client.redact_inputs(texts, clusters)
+        target = getattr(self, "target", None)  # pickles of earlier versions have none
         n = len(texts)
 
         def validate(answer: Any, final: bool) -> list[Proposal]:
@@ -108,8 +109,9 @@ class LLMProposer:
 
         return self.client.request(
             "propose",
+            # Passed only when set: subclasses written before it keep working.
             prompts.propose_messages(texts, clusters, self.max_new_clusters,
-                                     target=getattr(self, "target", None)),
+                                     **({"target": target} if target else {})),
             prompts.propose_schema(self.max_new_clusters),
             validate,
         )
