@@ -31,7 +31,8 @@ PARAMS = dict(random_state=0, batch_size=6, proposal_size=15, max_new_clusters=2
 
 
 def texts_for_resume() -> list[str]:
-    texts, _ = intent_requests(12)
+    # Enough texts for a run of more than 8 calls, proposal rounds in parallel or not.
+    texts, _ = intent_requests(24)
     return texts
 
 

@@ -331,3 +331,64 @@ def test_max_rounds_that_stops_discovery_early_warns_with_the_fix():
         warnings.simplefilter("error", LLMClusterWarning)
         LLMClusterer(OracleProvider(gold), max_new_clusters=1, max_rounds=None,
                      random_state=0).fit(texts)
+
+
+# -- parallel discovery --------------------------------------------------------------
+class TimedProposer:
+    """The oracle proposer with latency, recording when each call starts and what it sees."""
+
+    def __init__(self, gold, latency=0.05):
+        from sklearn_llmcluster.testing import OracleProposer
+
+        self.inner = OracleProposer(gold, latency=latency)
+        self.gold = gold
+        self.starts, self.seen = [], []
+
+    def propose(self, texts, clusters):
+        import time
+
+        self.starts.append(time.perf_counter())
+        self.seen.append({self.gold[t] for t in texts})
+        return self.inner.propose(texts, clusters)
+
+
+def _waves(starts, gap):
+    """Calls that started within ``gap`` of a wave's first call ran at once."""
+    waves, first = 0, None
+    for start in sorted(starts):
+        if first is None or start - first > gap:
+            waves, first = waves + 1, start
+    return waves
+
+
+@pytest.mark.parametrize("n_jobs", [1, 8])
+def test_parallel_rounds_cut_the_sequential_proposal_calls(n_jobs):
+    from sklearn_llmcluster.testing import OracleJudge
+
+    texts, labels = intent_requests(40, seed=5)  # 6 intents x 40
+    gold = dict(zip(texts, labels))
+    proposer = TimedProposer(gold)
+    model = LLMClusterer(proposer=proposer, judge=OracleJudge(gold), proposal_size=20,
+                         max_new_clusters=2, n_jobs=n_jobs, random_state=0).fit(texts)
+    assert (model.labels_ >= 0).all() and model.n_clusters_ == 6
+    waves = _waves(proposer.starts, 0.04)
+    if n_jobs == 1:
+        # The same calls (samples do not depend on n_jobs), one after another.
+        assert waves == len(proposer.starts) > 2
+    else:
+        assert len(proposer.starts) > waves  # several calls ran at once
+        assert waves <= 2
+        # Samples come from groups of similar texts: a call sees few intents.
+        assert np.mean([len(s) for s in proposer.seen[:8]]) < 6
+
+
+def test_parallel_rounds_replay_from_the_cache(tmp_path):
+    texts, labels = intent_requests(30, seed=6)
+    gold = dict(zip(texts, labels))
+    cache = tmp_path / "cache.sqlite"
+    first = LLMClusterer(OracleProvider(gold), proposal_size=20, n_jobs=4, random_state=0,
+                         cache=cache).fit(texts)
+    again = LLMClusterer(OracleProvider(gold), proposal_size=20, n_jobs=4, random_state=0,
+                         cache=cache).fit(texts)
+    assert again.llm_usage_.calls == 0 and again.llm_usage_.cache_hits > 0
+    assert (first.labels_ == again.labels_).all()

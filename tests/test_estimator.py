@@ -301,7 +301,7 @@ def test_streamed_chunks_label_every_row(intent_texts):
     assert np.array_equal(model.labels_, make().fit(texts).labels_)
 
 
-def test_llm_failures_leave_texts_unassigned_with_a_warning(intent_texts):
+def test_llm_failures_leave_texts_unassigned_with_a_warning(intent_texts, one_proposal_a_round):
     texts, _ = intent_texts
 
     class Flaky(ScriptedProvider):
@@ -404,7 +404,7 @@ class _DiesWhenArmed(ScriptedProvider):
         return super().complete(messages, json_schema=json_schema, **kw)
 
 
-def test_a_partial_fit_that_raises_leaves_the_model_as_it_was():
+def test_a_partial_fit_that_raises_leaves_the_model_as_it_was(one_proposal_a_round):
     from sklearn_llmcluster.exceptions import AuthenticationError
 
     provider = _DiesWhenArmed()

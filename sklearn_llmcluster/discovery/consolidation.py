@@ -101,7 +101,10 @@ class LLMMerger:
                 if not isinstance(item, dict):
                     problems.append("a merge is not an object")
                     continue
-                into, sources = item.get("into"), item.get("ids")
+                into = item.get("into")
+                # "ids" is the schema's name; models (and simulators) drifting
+                # from it to "merge" still mean the clusters to fold in.
+                sources = item.get("ids", item.get("merge"))
                 if not isinstance(into, str) or into not in known:
                     problems.append(f"merge into unknown cluster_id {str(into)[:40]!r}")
                     continue

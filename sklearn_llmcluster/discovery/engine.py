@@ -12,7 +12,7 @@ import functools
 import logging
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 import numpy as np
@@ -36,6 +36,10 @@ __all__ = ["ClusteringEngine", "EngineSettings"]
 logger = logging.getLogger("sklearn_llmcluster")
 
 
+#: Default most proposal calls per round (EngineSettings.parallel_proposals).
+PARALLEL_PROPOSALS = 16
+
+
 @dataclass
 class EngineSettings:
     """Knobs of the loop; the estimator fills them from its parameters."""
@@ -50,6 +54,8 @@ class EngineSettings:
     max_consecutive_failures: int = 8
     #: None (no target), an int (about that many clusters) or a (min, max) range.
     n_clusters: object = None
+    #: Most proposal calls (on disjoint samples) in one round; n_jobs of them run at once.
+    parallel_proposals: int = field(default_factory=lambda: PARALLEL_PROPOSALS)
 
 
 class _CircuitBreaker(ThreadShared):
@@ -451,16 +457,18 @@ class ClusteringEngine:
     def _samples(self, texts: Sequence[str], candidates: list[int], rng) -> list[list[int]]:
         """Disjoint samples of ``candidates`` for one round of proposal calls.
 
-        One random sample of ``proposal_size`` while the candidates fit one or
-        two calls, or ``n_jobs`` is 1. Otherwise up to ``n_jobs`` samples,
-        each drawn from one group of similar texts (k-means on the embedder's
-        vectors), so each call sees few intents and parallel calls seldom
-        propose the same one.
+        One random sample of ``proposal_size`` while the candidates fit one
+        call. Otherwise one sample per ``proposal_size`` candidates, at most
+        ``parallel_proposals``, each drawn from one group of similar texts
+        (k-means on the embedder's vectors), so each call sees few intents
+        and parallel calls seldom propose the same one. The samples do not
+        depend on ``n_jobs`` (only how many calls run at once does), so
+        neither do the results.
         """
         s = self.settings
         size = s.proposal_size
-        jobs = max(1, effective_n_jobs(s.n_jobs)) if s.n_jobs is not None else 1
-        k = min(jobs, -(-len(candidates) // size)) if size < len(candidates) else 1
+        k = min(max(1, s.parallel_proposals), -(-len(candidates) // size)) \
+            if size < len(candidates) else 1
         if k <= 1:
             if len(candidates) > size:
                 return [sorted(rng.choice(candidates, size=size, replace=False).tolist())]
@@ -522,11 +530,15 @@ class ClusteringEngine:
                 # for new ones, and the sweep reaches them for the price of one
                 # pass instead of a judged sample per round.
                 break
-            if len(samples) == 1:
-                outputs = [self._propose_on(texts, samples[0])]
-            else:
-                outputs = Parallel(n_jobs=len(samples), prefer="threads")(
-                    delayed(self._propose_on)(texts, sample) for sample in samples)
+            outputs = []
+            if not self.breaker.successes:
+                # Until a call has worked, one goes first: a wrong key or model
+                # then stops the run after one call, not after a round of them.
+                outputs.append(self._propose_on(texts, samples[0]))
+            if len(samples) > len(outputs):
+                jobs = effective_n_jobs(s.n_jobs) if s.n_jobs is not None else 1
+                outputs += Parallel(n_jobs=min(jobs, len(samples)), prefer="threads")(
+                    delayed(self._propose_on)(texts, sample) for sample in samples[len(outputs):])
             new_here = 0
             failed_here = 0
             for uncovered, (raw, call_usage) in zip(samples, outputs):
