@@ -217,18 +217,13 @@ class Consolidator:
         sims = vectors @ vectors.T
         np.fill_diagonal(sims, -1.0)
         groups: list[list[int]] = []
-        led: set[int] = set()
-        order = [k for k, c in enumerate(live) if c.id in fresh]
-        for k in order:
-            if k in led:
-                continue
-            near = [j for j in np.argsort(-sims[k]) if sims[k, j] >= threshold]
+        for k in [k for k, c in enumerate(live) if c.id in fresh]:
+            # Every new cluster brings its own nearest neighbours: one that
+            # is only someone else's neighbour may have its twin elsewhere.
+            near = [j for j in np.argsort(-sims[k], kind="stable") if sims[k, j] >= threshold]
             near = near[: self.group_size - 1]
-            if not near:
-                continue
-            group = [k, *near]
-            led.update(j for j in group if live[j].id in fresh)
-            groups.append(group)
+            if near and not any(set([k, *near]) <= set(g) for g in groups):
+                groups.append([k, *near])
         # Several small neighbourhoods share one call, up to max_call_clusters.
         packed: list[list[int]] = []
         for group in groups:
