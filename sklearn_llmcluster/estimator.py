@@ -156,7 +156,9 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         Extra attempts for an answer that cannot be parsed or validated.
     n_jobs : int or None, default=4
         Parallel judge calls (joblib threads, or any joblib backend set with
-        ``joblib.parallel_config``). ``None`` means 1, ``-1`` all cores.
+        ``joblib.parallel_config``), and parallel proposal and merge calls
+        (threads). ``None`` means 1, ``-1`` all cores. Results do not depend
+        on it.
     random_state : int, RandomState or None, default=None
         Seeds the choice of texts shown to the proposer.
     verbose : int, default=0
