@@ -55,6 +55,23 @@ class NoneJudge:
         return [None] * len(texts)
 
 
+class ForgetfulJudge:
+    """Answers "none" the first time it sees a text (so the proposer sees it again and
+    re-proposes its intent under a paraphrase), then the cluster named after its intent."""
+
+    def __init__(self, gold):
+        self.gold = gold
+        self.seen = set()
+
+    def judge(self, texts, clusters):
+        by_name = {c.name: c.id for c in clusters}
+        answers = []
+        for text in texts:
+            answers.append(by_name.get(self.gold[text]) if text in self.seen else None)
+            self.seen.add(text)
+        return answers
+
+
 def _data(n=24, seed=0):
     texts, labels = intent_requests(n, intents=INTENTS, seed=seed)
     return texts, labels, dict(zip(texts, labels))
@@ -71,9 +88,11 @@ def _purity(model, labels):
 
 
 def test_a_paraphrased_re_proposal_is_merged_into_the_first_cluster_without_an_llm():
+    # Without an LLM the judge decides: members of the paraphrased cluster are
+    # judged against all clusters, and most of them go to the first one.
     texts, labels, gold = _data()
     proposer = ParaphrasingProposer(gold)
-    model = LLMClusterer(proposer=proposer, judge=NoneJudge(), proposal_size=40,
+    model = LLMClusterer(proposer=proposer, judge=ForgetfulJudge(gold), proposal_size=40,
                          random_state=0, min_cluster_size=1).fit(texts)
     assert max(proposer.proposed.values()) > 1  # the proposer did repeat itself
     by_cluster, by_intent = _purity(model, labels)
@@ -87,13 +106,20 @@ def test_a_paraphrased_re_proposal_is_merged_into_the_first_cluster_without_an_l
     assert all(model.clusters_[k].is_live for k in set(model.labels_) - {-1})
 
 
+def test_a_judge_that_keeps_the_clusters_apart_merges_nothing():
+    texts, labels, gold = _data()
+    model = LLMClusterer(proposer=ParaphrasingProposer(gold), judge=NoneJudge(),
+                         proposal_size=40, random_state=0, min_cluster_size=1).fit(texts)
+    assert not [c for c in model.clusters_ if c.status == "merged"]
+
+
 def test_without_consolidation_the_same_run_keeps_duplicates(monkeypatch):
     # What the test above guards against: the engine with no consolidator.
     from sklearn_llmcluster import estimator
 
     monkeypatch.setattr(estimator.LLMClusterer, "_consolidator", lambda self: None)
     texts, labels, gold = _data()
-    model = LLMClusterer(proposer=ParaphrasingProposer(gold), judge=NoneJudge(),
+    model = LLMClusterer(proposer=ParaphrasingProposer(gold), judge=ForgetfulJudge(gold),
                          proposal_size=40, random_state=0, min_cluster_size=1).fit(texts)
     _, by_intent = _purity(model, labels)
     assert any(len(v) > 1 for v in by_intent.values())
@@ -376,8 +402,9 @@ def test_parallel_rounds_cut_the_sequential_proposal_calls(n_jobs):
         # The same calls (samples do not depend on n_jobs), one after another.
         assert waves == len(proposer.starts) > 2
     else:
-        assert len(proposer.starts) > waves  # several calls ran at once
-        assert waves <= 2
+        # A first call alone (a wrong key stops the run after one call), then
+        # the rest of its round at once, then perhaps one round for what is left.
+        assert waves <= 3 and len(proposer.starts) >= 2 * waves
         # Samples come from groups of similar texts: a call sees few intents.
         assert np.mean([len(s) for s in proposer.seen[:8]]) < 6
 

@@ -15,7 +15,9 @@ intent over both. Consolidation runs between proposing and judging:
    parallel, a few clusters a call; one global call over all clusters is
    fragile) and answers which to merge, with a name, summary and criteria
    covering the merged ones. Without an LLM (custom proposer and judge, the
-   offline engine) a pair is merged when its vectors are very similar;
+   offline engine) the engine's judge is asked where a few members of each
+   new cluster belong; a cluster whose members mostly go to another one is
+   merged into it;
 3. *merging*: :meth:`ClusterRegistry.merge
    <sklearn_llmcluster.taxonomy.registry.ClusterRegistry.merge>` keeps the
    lineage (the merged cluster becomes a tombstone pointing to its survivor).
@@ -183,29 +185,29 @@ class Consolidator:
     Parameters
     ----------
     merger : LLMMerger or None
-        Decides each candidate group; ``None`` decides by similarity alone.
+        Decides each candidate group. ``None`` (no LLM): the engine judges up
+        to ``judge_sample`` members of each new cluster against the others,
+        and merges it into the one most of them go to.
     similarity : float, default=0.6
         Cosine similarity from which two clusters are a candidate pair for
         the LLM (TopicGPT uses 0.5 with its embeddings; on TF-IDF vectors of
         BANKING77, 0.6 keeps most pairs of different intents out).
-    offline_similarity : float, default=0.75
-        Similarity from which two clusters are merged without an LLM; from
-        ``similarity`` on they are merged when the pair is at least twice as
-        similar as either is to any third cluster.
     group_size : int, default=5
         Most clusters in one neighbourhood: a new cluster and its nearest.
     max_call_clusters : int, default=12
         Neighbourhoods are packed into one merge call up to this many clusters.
+    judge_sample : int, default=8
+        Members of a new cluster judged when there is no merger.
     n_jobs : int or None, default=4
         Merge calls in parallel (threads).
     """
 
     def __init__(self, merger: LLMMerger | None = None, *, similarity: float = 0.6,
-                 offline_similarity: float = 0.75, group_size: int = 5,
-                 max_call_clusters: int = 12, n_jobs: int | None = 4) -> None:
+                 group_size: int = 5, max_call_clusters: int = 12, judge_sample: int = 8,
+                 n_jobs: int | None = 4) -> None:
         self.merger = merger
         self.similarity = similarity
-        self.offline_similarity = offline_similarity
+        self.judge_sample = judge_sample
         self.group_size = group_size
         self.max_call_clusters = max_call_clusters
         self.n_jobs = n_jobs
@@ -340,10 +342,9 @@ class Consolidator:
         fresh = {cid for cid in fresh if cid in {c.id for c in live}}
         if len(live) < 2 or not fresh:
             return {}
-        vectors = vectors_of(live)
         if self.merger is None:
-            return self._merge_by_similarity(
-                registry, live, vectors, fresh, usage, self.offline_similarity, floor)
+            return {}  # without an LLM the engine asks its judge (see ClusteringEngine)
+        vectors = vectors_of(live)
         groups = self._groups(live, vectors, fresh, self.similarity)
         if not groups:
             return {}
@@ -351,31 +352,6 @@ class Consolidator:
                               members)
         return self.apply(registry, decisions, usage, allowed={c.id for c in live},
                           floor=floor)
-
-    def _merge_by_similarity(self, registry, live: list[Cluster], vectors: np.ndarray,
-                             fresh: set[str], usage: LLMUsage, threshold: float,
-                             floor: int | None) -> dict[str, str]:
-        """Merge each fresh cluster into its most similar other cluster, when clearly one intent.
-
-        Clearly: a similarity of ``threshold`` or more, or of ``similarity``
-        or more and at least twice that to any third cluster (the pair stands
-        out from its neighbourhood).
-        """
-        sims = vectors @ vectors.T
-        np.fill_diagonal(sims, -1.0)
-        decisions = []
-        for k, cluster in enumerate(live):
-            if cluster.id not in fresh:
-                continue
-            order = np.argsort(-sims[k], kind="stable")
-            j = int(order[0])
-            best = float(sims[k, j])
-            runner_up = float(sims[k, order[1]]) if len(order) > 2 else 0.0
-            if best >= threshold or (best >= self.similarity and best >= 2 * runner_up):
-                # The older (or larger) cluster stays.
-                keep, fold = (j, k) if j < k else (k, j)
-                decisions.append(MergeDecision(into=live[keep].id, ids=[live[fold].id]))
-        return self.apply(registry, decisions, usage, floor=floor)
 
     def reduce_to(self, registry, most: int, vectors_of: Callable, run_call: Callable,
                   usage: LLMUsage, *, describe_target: str,

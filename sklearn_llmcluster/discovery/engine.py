@@ -27,7 +27,7 @@ from sklearn.utils import check_random_state
 from ..exceptions import BudgetExceededError, ProviderUnavailableError
 from ..llm.client import ThreadShared, collect_usage, is_fatal
 from ..records import Cluster, LLMUsage, Proposal
-from .consolidation import Consolidator, cluster_vectors
+from .consolidation import Consolidator, MergeDecision, cluster_vectors
 from ..taxonomy.registry import ClusterRegistry
 from ..representation.normalization import MAX_NAME_CHARS, clean_for_prompt
 
@@ -347,6 +347,42 @@ class ClusteringEngine:
             return least, most, f"between {least} and {most} clusters in all"
         return int(wanted), int(wanted), f"about {int(wanted)} clusters in all"
 
+    def _merge_by_judge(self, members: dict[str, list[str]], fresh: Sequence[str],
+                        usage: LLMUsage, floor: int | None) -> dict[str, str]:
+        """Without an LLM merger: judge a few members of each new cluster against all.
+
+        A new cluster whose judged members mostly go to one other cluster is
+        one intent under two names: it is merged into that cluster. A judge
+        that answers "none" or the cluster itself merges nothing.
+        """
+        live = [c for c in self.registry.live if c.kind == "topic"]
+        wanted = set(fresh)
+        new = [c for c in live if c.id in wanted]
+        if len(live) < 2 or not new:
+            return {}
+        sample: list[str] = []
+        owner: list[str] = []
+        for cluster in new:
+            taken = members.get(cluster.id, [])[: self.consolidator.judge_sample]
+            sample += taken
+            owner += [cluster.id] * len(taken)
+        if not sample:
+            return {}
+        answers = self.assign(sample, live, usage)
+        votes: dict[str, dict[str | None, int]] = {}
+        for cid, answer in zip(owner, answers):
+            votes.setdefault(cid, {})
+            votes[cid][answer] = votes[cid].get(answer, 0) + 1
+        decisions = []
+        for cluster in new:
+            tally = votes.get(cluster.id, {})
+            if not tally:
+                continue
+            target = max(tally, key=lambda key: tally[key])
+            if target not in (None, cluster.id) and 2 * tally[target] > sum(tally.values()):
+                decisions.append(MergeDecision(into=target, ids=[cluster.id]))
+        return self.consolidator.apply(self.registry, decisions, usage, floor=floor)
+
     def _consolidate(self, texts: Sequence[str], ids: list[str | None], fresh: Sequence[str],
                      usage: LLMUsage, *, reduce: bool = False) -> int:
         """Merge duplicates among the live clusters (one of each pair in ``fresh``).
@@ -370,9 +406,12 @@ class ClusteringEngine:
         try:
             topics = sum(1 for c in self.registry.live if c.kind == "topic")
             target = None if words is None else f"{words}; it has {topics} now"
-            merged.update(self.consolidator.consolidate(
-                self.registry, fresh, vectors_of, run_call, usage, floor=least, target=target,
-                members=members))
+            if self.consolidator.merger is None:
+                merged.update(self._merge_by_judge(members, fresh, usage, least))
+            else:
+                merged.update(self.consolidator.consolidate(
+                    self.registry, fresh, vectors_of, run_call, usage, floor=least,
+                    target=target, members=members))
             if reduce and most is not None:
                 topics = sum(1 for c in self.registry.live if c.kind == "topic")
                 merged.update(self.consolidator.reduce_to(
