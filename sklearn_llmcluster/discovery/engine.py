@@ -25,7 +25,7 @@ from sklearn.cluster import MiniBatchKMeans
 from sklearn.utils import check_random_state
 
 from ..exceptions import BudgetExceededError, ProviderUnavailableError
-from ..llm.client import ThreadShared, collect_usage, is_fatal
+from ..llm.client import ThreadShared, collect_usage, is_fatal, run_in_threads
 from ..records import Cluster, LLMUsage, Proposal
 from .consolidation import Consolidator, MergeDecision, cluster_vectors
 from ..taxonomy.registry import ClusterRegistry
@@ -576,8 +576,8 @@ class ClusteringEngine:
                 outputs.append(self._propose_on(texts, samples[0]))
             if len(samples) > len(outputs):
                 jobs = effective_n_jobs(s.n_jobs) if s.n_jobs is not None else 1
-                outputs += Parallel(n_jobs=min(jobs, len(samples)), prefer="threads")(
-                    delayed(self._propose_on)(texts, sample) for sample in samples[len(outputs):])
+                outputs += run_in_threads(functools.partial(self._propose_on, texts),
+                                          samples[len(outputs):], min(jobs, len(samples)))
             new_here = 0
             failed_here = 0
             for uncovered, (raw, call_usage) in zip(samples, outputs):
