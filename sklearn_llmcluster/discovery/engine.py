@@ -316,7 +316,21 @@ class ClusteringEngine:
 
     # -- consolidating -------------------------------------------------------
     def _embed(self, texts: list[str]) -> np.ndarray:
-        """Unit rows of ``texts`` through the engine's embedder (or TF-IDF on the texts at hand)."""
+        """Unit rows of ``texts`` through the engine's embedder (or TF-IDF on the texts at hand).
+
+        Each distinct text is embedded once per engine: consolidation asks for
+        the same members' vectors every round.
+        """
+        memo = self.__dict__.setdefault("_vectors", {})
+        missing = list(dict.fromkeys(t for t in texts if t not in memo))
+        if missing:
+            for text, row in zip(missing, self._embed_now(missing)):
+                memo[text] = row
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
+        return np.stack([memo[t] for t in texts])
+
+    def _embed_now(self, texts: list[str]) -> np.ndarray:
         embedder = self.embedder
         if embedder is not None and getattr(embedder, "is_fitted", True):
             return np.asarray(embedder.transform(texts), dtype=np.float32)
@@ -701,6 +715,7 @@ class ClusteringEngine:
         self._judged = checked.copy()  # clusters each text was really judged against
         self._texts = list(texts)
         self._fallback_embedder = None
+        self._vectors = {}
         self._counts = None if counts is None else np.asarray(counts)
         exhausted = np.zeros(n, dtype=bool)
         self._failed_proposals = np.zeros(n, dtype=np.intp)
