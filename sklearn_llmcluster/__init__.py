@@ -12,7 +12,7 @@ from .discovery.proposer import LLMProposer
 from .protocols import Judge, LLMProvider, Proposer
 from .records import Cluster, LLMUsage, Proposal
 from .taxonomy.registry import ClusterRegistry, load_clusters, save_clusters
-from .report import plot_clusters
+from .report import plot_clusters, plot_trends, trends
 
 __all__ = [
     "__version__",
@@ -31,6 +31,8 @@ __all__ = [
     "save_clusters",
     "load_clusters",
     "plot_clusters",
+    "plot_trends",
+    "trends",
     "ClusteringPipeline",
     "ClusteringResult",
     "PartialResult",

@@ -151,7 +151,8 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
     max_new_clusters : int, default=10
         Most clusters created per proposal call.
     min_cluster_size : int, default=5
-        A cluster is ``"tentative"`` until it has this many members, then ``"active"``.
+        A cluster is ``"tentative"`` until it has this many members, then ``"active"``;
+        at least 1.
     max_retries : int, default=2
         Extra attempts for an answer that cannot be parsed or validated.
     n_jobs : int or None, default=4
@@ -227,6 +228,13 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         ``min`` and goes on while there are more than ``max``. Counts live
         topic clusters (not no-intent ones). Merging can only lower the
         count: data with fewer intents than ``min`` gives fewer clusters.
+    shortlist : bool or ShortlistSettings, default=True
+        Show each LLM judge call only the clusters likely to fit its texts
+        (by text similarity), once there are more than 20: a judge prompt
+        then costs about the same with 20 clusters or 500. ``False`` lists
+        every cluster in every call. A
+        :class:`~sklearn_llmcluster.discovery.shortlists.ShortlistSettings`
+        sets the sizes. Custom ``judge`` objects always see every cluster.
 
     Attributes
     ----------
@@ -260,6 +268,13 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         The resolved ``embedder``, fitted on the fit's unique texts when it
         needs fitting. Holds no model weights: a pickled model reloads them
         from the installed package when it next embeds.
+    shortlist_index_ : ClusterIndex or None
+        Running centroids of each cluster's members (the LLM judge's
+        shortlists use them), kept from the first ``fit``/``partial_fit``
+        that ends with more than 20 clusters and updated by every later one
+        (clusters without centroids are shortlisted by their description and
+        examples); ``None`` before, without an LLM judge or with
+        ``shortlist=False``.
 
     Examples
     --------
@@ -300,6 +315,7 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         fast_path_threshold: float = 0.98,
         embedder: Any = None,
         n_clusters: Any = None,
+        shortlist: Any = True,
     ) -> None:
         self.provider = provider
         self.proposer = proposer
@@ -327,6 +343,7 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         self.fast_path_threshold = fast_path_threshold
         self.embedder = embedder
         self.n_clusters = n_clusters
+        self.shortlist = shortlist
 
     # -- scikit-learn plumbing ---------------------------------------------
     def __repr__(self, N_CHAR_MAX: int = 700) -> str:
@@ -368,10 +385,19 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        for name in ("min_cluster_size", "max_retries"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-                raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+        value = self.min_cluster_size
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError("min_cluster_size must be an integer of at least 1 (members a "
+                             f"cluster needs to turn 'active'), got {value!r}")
+        value = self.max_retries
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+            raise ValueError(f"max_retries must be a non-negative integer, got {value!r}")
+        value = self.n_jobs
+        if value is not None and (isinstance(value, bool)
+                                  or not isinstance(value, (int, np.integer))
+                                  or value == 0 or value < -1):
+            raise ValueError("n_jobs must be None (one job), a positive integer or -1 (all "
+                             f"cores), got {value!r}")
         if self.redact_pii not in ("auto", True, False):
             raise ValueError(f"redact_pii must be 'auto', True or False, got {self.redact_pii!r}")
         if not any(self.fast_path is v for v in (False, True)) \
@@ -392,6 +418,12 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
                 raise ValueError(f"{name} must be None or a positive integer ({what}), "
                                  f"got {value!r}")
         _checked_n_clusters(self.n_clusters)
+        from .discovery.shortlists import ShortlistSettings
+
+        if not (self.shortlist is True or self.shortlist is False
+                or isinstance(self.shortlist, ShortlistSettings)):
+            raise ValueError("shortlist must be True, False or a ShortlistSettings, "
+                             f"got {self.shortlist!r}")
         temperature = self.temperature
         if temperature is not None and (isinstance(temperature, bool) or not isinstance(
                 temperature, (int, float, np.number)) or not 0 <= temperature <= 2):
@@ -447,6 +479,7 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         self._embedder_spec_ = self.embedder
         self.registry_ = ClusterRegistry(min_cluster_size=self.min_cluster_size)
         self.fast_path_ = self._new_fast_path(self.embedder_)
+        self.shortlist_index_ = None
         self._components_params_ = self._component_params()
 
     def _new_embedder(self, provider: Any, client: Any) -> tuple[Embedder, str | None]:
@@ -626,7 +659,7 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
             self.proposer_, self.judge_, self.registry_, settings,
             pre_assign=fast_path if fast is not None and fast.is_trained else None,
             report=self._report, budget=budget, consolidator=self._consolidator(),
-            embedder=self.embedder_)
+            embedder=self.embedder_, shortlister=self._shortlister())
 
     def _consolidator(self) -> Consolidator:
         """Merges duplicate clusters: by the LLM when there is one, else by similarity."""
@@ -637,6 +670,82 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
             merger = LLMMerger(self.client_, prompts)
         return Consolidator(merger, n_jobs=self.n_jobs)
 
+    def _estimated_shortlist(self):
+        """Shortlist settings for :meth:`estimate_cost`, before or after fit."""
+        from .discovery.shortlists import ShortlistSettings
+
+        if self.shortlist is False or (self.judge is not None and not hasattr(self, "judge_")):
+            return None
+        if hasattr(self, "judge_"):
+            return self._shortlist_settings()
+        return self.shortlist if isinstance(self.shortlist, ShortlistSettings) \
+            else ShortlistSettings()
+
+    def _shortlist_settings(self):
+        """The shortlist settings in force, ``None`` when the judge sees every cluster."""
+        from .discovery.judge import LLMJudge
+        from .discovery.shortlists import ShortlistSettings
+
+        if self.shortlist is False or not isinstance(self.judge_, LLMJudge):
+            return None
+        return self.shortlist if isinstance(self.shortlist, ShortlistSettings) \
+            else ShortlistSettings()
+
+    def _shortlister(self):
+        """The LLM judge's shortlister, or ``None`` (see ``shortlist``)."""
+        settings = self._shortlist_settings()
+        if settings is None:
+            return None
+        from .discovery.shortlists import Shortlister
+
+        index = getattr(self, "shortlist_index_", None)
+        embedder = getattr(self, "embedder_", None)
+        seed = self.random_state if isinstance(self.random_state, (int, np.integer)) else 0
+        return Shortlister(settings, embedder=embedder, index=index, random_state=seed)
+
+    def _update_shortlist_index(self, unique: list[str], ids: list[str | None],
+                                shortlister: Any = None) -> None:
+        """Add a fit's members to the clusters' running centroids.
+
+        The index keeps the embedder its vectors came from: the model's
+        ``embedder_`` when it has one, else TF-IDF fitted on the first fit's
+        texts and clusters (kept, so later ``partial_fit`` calls add
+        comparable vectors).
+        """
+        settings = self._shortlist_settings()
+        if settings is None:
+            self.shortlist_index_ = None
+            return
+        if len(self.registry_.clusters) <= settings.full_list_max \
+                and getattr(self, "shortlist_index_", None) is None:
+            # A catalogue listed whole needs no centroids: embedding every
+            # text of every fit for them would cost more than it saves.
+            return
+        from .discovery.shortlists import ClusterIndex, cluster_material
+        from .representation.embedders import TfidfEmbedder
+
+        index = getattr(self, "shortlist_index_", None)
+        embedder = getattr(self, "embedder_", None)
+        if embedder is not None and not embedder.is_fitted:
+            embedder = None
+        if index is None or (embedder is not None and index.embedder is not embedder):
+            if embedder is None:
+                # The TF-IDF the fit's shortlists used, else one fitted now.
+                embedder = getattr(shortlister, "embedder", None)
+            if embedder is None:
+                seed = self.random_state if isinstance(self.random_state, (int, np.integer)) \
+                    else 0
+                clusters = self.registry_.clusters
+                with warnings.catch_warnings():
+                    # A handful of texts: SVD's variance ratios divide by zero.
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    embedder = TfidfEmbedder(random_state=seed).fit(
+                        list(unique) + [cluster_material(c) for c in clusters]
+                        + [e for c in clusters for e in c.examples])
+            index = ClusterIndex(embedder)
+        index.add(unique, ids)
+        self.shortlist_index_ = index
+
     # -- the work --------------------------------------------------------------
     def _cluster(self, texts: list[str], *, propose: bool) -> tuple[np.ndarray, LLMUsage, list]:
         """Label ``texts`` against the registry, proposing new clusters if asked."""
@@ -645,6 +754,8 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         fast_taken: set[str] = set()
         self._fit_embedder(unique)
         engine = self._engine(fast_taken)
+        if engine.shortlister is not None:
+            engine.shortlister.prepare(unique, self.registry_.live)
         ids, created = self._no_intent_ids(unique, create=propose)
         todo = [i for i, cid in enumerate(ids) if cid is None]
         if todo and self.registry_.live:
@@ -673,6 +784,8 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
                     "more, or configure an LLM provider.", LLMClusterWarning, stacklevel=4)
         labels = self._labels_for(ids, inverse)
         self._warn_about(usage, labels, engine)
+        if unique:
+            self._update_shortlist_index(unique, ids, engine.shortlister)
         if self.fast_path_ is not None:
             # Learn from the LLM's labels only, never from the fast path's own.
             learnt = [(t, cid) for t, cid in zip(unique, ids) if t not in fast_taken]
@@ -952,7 +1065,10 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
             batch_size=self.batch_size, proposal_size=self.proposal_size,
             max_new_clusters=self.max_new_clusters, prompts=prompts, prices=prices,
             fast_path_share=fast.estimated_coverage_ if fast is not None and fast.is_trained
-            else 0.0,
+            else 0.0, shortlist=self._estimated_shortlist(),
+            shortlister=self._shortlister() if fitted and hasattr(self, "judge_") else None,
+            vendor=getattr(provider, "name", None) if not isinstance(provider, str)
+            else provider.split(":", 1)[0],
         )
         if provider == "offline":
             # The offline engine is local: no call, no token, no money.

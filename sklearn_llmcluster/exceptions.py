@@ -98,10 +98,14 @@ class ProviderError(LLMClusterError):
 
     def __reduce__(self):
         # Keep the keyword attributes when the error crosses a process boundary.
+        # A verdict set on this error (a refused connection made fatal, a
+        # refusal made final) must survive the trip too.
+        verdict = {k: v for k, v in self.__dict__.items() if k in ("retryable", "fatal")}
         return (
             _rebuild_provider_error,
             (type(self), str(self), self.provider, self.model, self.url,
              self.status_code, self.retry_after),
+            verdict or None,
         )
 
 

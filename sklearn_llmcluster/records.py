@@ -287,12 +287,15 @@ _USAGE_COUNTERS = (
     "calls",
     "prompt_tokens",
     "completion_tokens",
+    "cached_prompt_tokens",
     "retries",
     "failed_calls",
     "cache_hits",
     "partial_answers",
     "texts_judged_by_llm",
     "texts_judged_by_fast_path",
+    "shortlisted_judge_calls",
+    "texts_rechecked",
 )
 
 
@@ -310,6 +313,11 @@ class LLMUsage:
     prompt_tokens, completion_tokens : int
         Tokens as reported by the provider, or estimated (4 characters per
         token) when it reports none.
+    cached_prompt_tokens : int
+        The part of ``prompt_tokens`` the server read from its prompt cache
+        (OpenAI and OpenRouter ``cached_tokens``, Anthropic
+        ``cache_read_input_tokens``, llama.cpp's reused prompt); vendors
+        bill it at a discount (see :class:`~sklearn_llmcluster.llm.budget.PriceTable`).
     retries : int
         Extra attempts after a transport error or an invalid answer.
     failed_calls : int
@@ -321,17 +329,26 @@ class LLMUsage:
     texts_judged_by_llm, texts_judged_by_fast_path : int
         Unique texts answered for by the LLM judge (once, however many passes
         judged them) and assigned by the fast-path classifier.
+    shortlisted_judge_calls : int
+        Judge batches shown a shortlist of candidate clusters instead of the
+        whole catalogue.
+    texts_rechecked : int
+        Texts answered "none" from a shortlist and judged again against every
+        cluster (``ShortlistSettings.recheck_none``).
     """
 
     calls: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cached_prompt_tokens: int = 0
     retries: int = 0
     failed_calls: int = 0
     cache_hits: int = 0
     partial_answers: int = 0
     texts_judged_by_llm: int = 0
     texts_judged_by_fast_path: int = 0
+    shortlisted_judge_calls: int = 0
+    texts_rechecked: int = 0
 
     #: Most distinct problem notes kept for the end-of-run warning.
     max_notes = 20

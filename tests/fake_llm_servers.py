@@ -63,6 +63,51 @@ def count_tokens(text: str) -> int:
     return max(1, len(text) // 4)
 
 
+def block_text(content: Any) -> str:
+    """A message's text, whether a string or Anthropic-style content blocks."""
+    if isinstance(content, list):
+        return "".join(b.get("text", "") for b in content if isinstance(b, dict))
+    return "" if content is None else str(content)
+
+
+class PrefixCache:
+    """The part of a prompt a server finds in its prompt cache, as vendors count it.
+
+    OpenAI (and OpenRouter for the models it routes there) caches
+    automatically: a prompt of at least ``min_tokens`` (1,024) tokens reuses
+    the longest prefix it shares with an earlier prompt, counted in steps of
+    ``step`` (128) tokens. llama.cpp's server reuses the prefix shared with
+    its slot's previous prompt when asked with ``cache_prompt``. Tokens are
+    the fakes' (4 characters each).
+    """
+
+    def __init__(self, min_tokens: int = 1024, step: int = 128, last_only: bool = False):
+        self.min_tokens = min_tokens
+        self.step = step
+        self.last_only = last_only
+        self.prompts: list[str] = []
+        self._lock = threading.Lock()
+
+    def lookup(self, prompt: str) -> int:
+        """Cached tokens of ``prompt``; remembers it for later prompts."""
+        with self._lock:
+            earlier = self.prompts[-1:] if self.last_only else self.prompts
+            shared = max((_common_prefix(prompt, p) for p in earlier), default=0)
+            self.prompts.append(prompt)
+        tokens = shared // 4
+        if tokens < self.min_tokens:
+            return 0
+        return tokens - tokens % self.step
+
+
+def _common_prefix(a: str, b: str) -> int:
+    n = min(len(a), len(b))
+    i = 0
+    while i < n and a[i] == b[i]:
+        i += 1
+    return i
+
+
 @dataclass
 class Recorded:
     """One request a fake received."""
@@ -339,8 +384,14 @@ class FakeOpenAI(FakeServer):
     """
 
     def __init__(self, api_key: str | None = "sk-test-key", models=None, prefix: str = "/v1",
-                 json_schema_format: bool = True, **kwargs: Any) -> None:
+                 json_schema_format: bool = True, llamacpp: bool = False,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self.llamacpp = llamacpp
+        # OpenAI caches long prompts on its own; llama.cpp's server reuses
+        # its slot's last prompt when asked with cache_prompt.
+        self.prompt_cache = PrefixCache(min_tokens=1, step=1, last_only=True) if llamacpp \
+            else PrefixCache()
         self.api_key = api_key
         self.json_schema_format = json_schema_format
         self.models = None if models is None else list(models)
@@ -423,9 +474,15 @@ class FakeOpenAI(FakeServer):
                                   "(1) value is supported.", "invalid_request_error",
                                   "unsupported_value", "temperature")
         answer = self.responder(body["messages"], self._schema(body))
-        prompt_tokens = count_tokens("".join(m.get("content", "") for m in body["messages"]))
+        prompt = "".join(m.get("content", "") for m in body["messages"])
+        prompt_tokens = count_tokens(prompt)
         completion_tokens = count_tokens(answer)
-        return 200, {
+        if self.llamacpp and not body.get("cache_prompt"):
+            cached = 0
+            self.prompt_cache.lookup(prompt)  # the slot holds this prompt now
+        else:
+            cached = self.prompt_cache.lookup(prompt)
+        reply = {
             "id": f"chatcmpl-{uuid.uuid4().hex[:12]}", "object": "chat.completion",
             "created": 1700000000, "model": f"{model}-2024-08-06",
             "choices": [{"index": 0, "message": {"role": "assistant", "content": answer,
@@ -433,9 +490,18 @@ class FakeOpenAI(FakeServer):
                          "logprobs": None, "finish_reason": "stop"}],
             "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
                       "total_tokens": prompt_tokens + completion_tokens,
-                      "prompt_tokens_details": {"cached_tokens": 0},
+                      "prompt_tokens_details": {"cached_tokens": cached},
                       "completion_tokens_details": {"reasoning_tokens": 0}},
-        }, {}
+        }
+        if self.llamacpp:
+            # llama.cpp's server: no details block in older versions, the
+            # reused prompt in timings.cache_n.
+            del reply["usage"]["prompt_tokens_details"]
+            del reply["usage"]["completion_tokens_details"]
+            reply["timings"] = {"cache_n": cached, "prompt_n": prompt_tokens - cached,
+                                "predicted_n": completion_tokens, "prompt_ms": 1.0,
+                                "predicted_ms": 1.0}
+        return 200, reply, {}
 
 
 class FakeOpenRouter(FakeOpenAI):
@@ -491,6 +557,10 @@ class FakeAnthropic(FakeServer):
         self.api_key = api_key
         self.models = None if models is None else list(models)
         self.structured_models = set(structured_models)
+        #: Prefixes written to the prompt cache by a cache_control breakpoint.
+        self.cached_prefixes: set[str] = set()
+        #: Anthropic caches nothing shorter than this (1,024 tokens on most models).
+        self.min_cache_tokens = 1024
 
     @staticmethod
     def error(status: int, type_: str, message: str):
@@ -531,9 +601,15 @@ class FakeAnthropic(FakeServer):
                 return self.error(400, "invalid_request_error",
                                   "tool_choice: tool not found in tools")
             schema = tool.get("input_schema")
-        chat = ([{"role": "system", "content": body["system"]}] if body.get("system") else [])
-        chat += messages
+        blocks = _anthropic_blocks(body)
+        if sum(1 for b in blocks if b.get("cache_control")) > 4:
+            return self.error(400, "invalid_request_error",
+                              "A maximum of 4 blocks with cache_control may be provided.")
+        chat = ([{"role": "system", "content": block_text(body["system"])}]
+                if body.get("system") else [])
+        chat += [{"role": m["role"], "content": block_text(m.get("content"))} for m in messages]
         answer = self.responder(chat, schema)
+        read, written = self._cache(blocks)
         if tool is not None:
             content = [{"type": "tool_use", "id": "toolu_01Test", "name": tool["name"],
                         "input": json.loads(answer)}]
@@ -545,9 +621,43 @@ class FakeAnthropic(FakeServer):
         return 200, {
             "id": "msg_01Test", "type": "message", "role": "assistant", "model": model,
             "content": content, "stop_reason": stop_reason, "stop_sequence": None,
-            "usage": {"input_tokens": count_tokens(prompt), "output_tokens": count_tokens(answer),
-                      "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0},
+            "usage": {"input_tokens": max(count_tokens(prompt) - read - written, 0),
+                      "output_tokens": count_tokens(answer),
+                      "cache_creation_input_tokens": written, "cache_read_input_tokens": read},
         }, {}
+
+    def _cache(self, blocks: list[dict]) -> tuple[int, int]:
+        """(tokens read, tokens written) for the prompt's cache breakpoints.
+
+        As the API does: the prefix up to the last breakpoint found cached is
+        read, and the prefix up to the last breakpoint is written when longer.
+        """
+        text, read_upto, last = "", "", ""
+        with self._lock:
+            for block in blocks:
+                text += block.get("text", "")
+                if block.get("cache_control") and count_tokens(text) >= self.min_cache_tokens:
+                    last = text
+                    if text in self.cached_prefixes:
+                        read_upto = text
+            if last:
+                self.cached_prefixes.add(last)
+        read = count_tokens(read_upto) if read_upto else 0
+        written = count_tokens(last) - read if last and last != read_upto else 0
+        return read, written
+
+
+def _anthropic_blocks(body: dict) -> list[dict]:
+    """Every text block of a Messages request in prompt order (system first)."""
+    def blocks(content: Any) -> list[dict]:
+        if isinstance(content, list):
+            return [b for b in content if isinstance(b, dict)]
+        return [{"type": "text", "text": str(content)}] if content else []
+
+    out = blocks(body.get("system"))
+    for m in body.get("messages") or []:
+        out += blocks(m.get("content"))
+    return out
 
 
 # -- Triton -------------------------------------------------------------------------

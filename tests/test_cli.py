@@ -107,6 +107,23 @@ def test_every_subcommand_has_help(capsys, command):
     assert f"usage: llmcluster {command}" in out and "--quiet" in out and "exit codes" in out
 
 
+@pytest.mark.parametrize("command", ["fit", "predict", "update", "report", "demo"])
+def test_help_shows_examples_that_parse(capsys, command):
+    import shlex
+
+    from sklearn_llmcluster.cli.parser import EXAMPLES, build_parser
+
+    code, out, _ = run_main(capsys, command, "--help")
+    assert code == 0 and "examples:" in out
+    assert 2 <= len(EXAMPLES[command]) <= 3
+    for _, line in EXAMPLES[command]:
+        assert f"  {line}\n" in out
+        argv = shlex.split(line)
+        assert argv[:2] == ["llmcluster", command]
+        args = build_parser().parse_args(argv[1:])  # a usage error would exit
+        assert args.command == command
+
+
 def test_fit_writes_every_result_file(tmp_path, spec, requests_csv, llm):
     out = tmp_path / "results"
     done = cli("fit", "--input", requests_csv, "--text-column", "text", "--id-column",
@@ -151,7 +168,7 @@ def test_rerun_resumes_from_the_cache(capsys, tmp_path, spec, requests_csv, llm)
     args = ("fit", "--input", requests_csv, "--provider", spec, "--out", tmp_path / "o", "-q")
     assert run_main(capsys, *args)[0] == 0
     before = len(llm.generation_requests())
-    code, out, _ = run_main(capsys, *args)
+    code, out, _ = run_main(capsys, *args, "--overwrite")
     assert code == 0 and out == ""  # --quiet
     assert len(llm.generation_requests()) == before  # every answer came from the cache
     log = (tmp_path / "o" / "llm_log.jsonl").read_text("utf-8").splitlines()
@@ -221,7 +238,7 @@ def test_predict_into_a_fit_folder_says_it_replaced_assignments(capsys, tmp_path
     assert run_main(capsys, "fit", "-i", requests_csv, "--provider", spec, "-o", results,
                     "-q")[0] == 0
     code, _, err = run_main(capsys, "predict", "-m", results / "model.joblib", "-i",
-                            requests_csv, "-o", results, "-q")
+                            requests_csv, "-o", results, "-q", "--overwrite")
     assert code == 0, err
     assert f"warning: replaced {results / 'assignments.csv'} and llm_log.jsonl, written by " \
            f"the run that saved {results / 'model.joblib'}" in err
@@ -243,6 +260,45 @@ def test_report_out_folder_gets_report_html_inside(capsys, tmp_path, where, monk
     folder = tmp_path / where.rstrip("/")
     assert folder.is_dir() and (folder / "report.html").is_file()  # not a file named newdir
     assert f"Wrote {folder.relative_to(tmp_path) / 'report.html'}" in out
+
+
+@pytest.mark.parametrize("command", ["fit", "update", "predict"])
+def test_out_into_a_folder_with_files_refuses_without_overwrite(capsys, tmp_path, command):
+    path = tmp_path / "in.csv"
+    pd.DataFrame({"text": [f"card blocked {i}" for i in range(6)]}).to_csv(path, index=False)
+    _offline_fit(capsys, tmp_path, path)
+    folder = tmp_path / "busy"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("mine")
+    given = ["--provider", "offline"] if command == "fit" else \
+        ["-m", tmp_path / "o" / "model.joblib"]
+    code, _, err = run_main(capsys, command, *given, "-i", path, "-o", folder)
+    assert code == 2
+    assert f"output folder {folder} is not empty (notes.txt); pass --overwrite" in err
+    assert [p.name for p in folder.iterdir()] == ["notes.txt"]  # nothing written
+    code, _, err = run_main(capsys, command, *given, "-i", path, "-o", folder,
+                            "--overwrite", "-q")
+    assert code == 0, err
+    assert (folder / "assignments.csv").is_file() and (folder / "notes.txt").is_file()
+
+
+def test_a_folder_holding_only_the_cache_of_a_failed_run_is_not_refused(capsys, tmp_path):
+    path = tmp_path / "in.csv"
+    pd.DataFrame({"text": [f"card blocked {i}" for i in range(6)]}).to_csv(path, index=False)
+    (tmp_path / "o").mkdir()
+    (tmp_path / "o" / "cache.sqlite").write_bytes(b"")
+    code, _, err = run_main(capsys, "fit", "-i", path, "--provider", "offline", "-o",
+                            tmp_path / "o", "-q")
+    assert code == 0, err
+
+
+def test_demo_replaces_its_own_folder_but_not_another(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    for _ in range(2):
+        code, _, err = run_main(capsys, "demo", "--lang", "en", "-q")
+        assert code == 0, err
+    code, _, err = run_main(capsys, "demo", "--lang", "en", "-q", "--out", "llmcluster-demo")
+    assert code == 2 and "--overwrite" in err
 
 
 def test_demo_works_on_a_fresh_machine_without_an_llm(tmp_path):
@@ -296,7 +352,7 @@ def test_no_partial_output_when_the_run_fails(tmp_path, requests_csv, llm, monke
     # The server rejects this key: the first call fails for good, mid-run.
     monkeypatch.setenv("OPENAI_COMPATIBLE_API_KEY", "sk-wrong")
     done = cli("fit", "-i", requests_csv, "--provider", f"openai-compatible:m@{llm.url}/v1",
-               "-o", out, cwd=tmp_path)
+               "-o", out, "--overwrite", cwd=tmp_path)
     assert done.returncode == 1
     assert_one_line_error(done.stderr, "llmcluster fit: error:", "401")
     assert result_files(out) == ["assignments.csv"]
@@ -401,7 +457,7 @@ def test_reads_cp1251_and_bom_files(capsys, tmp_path, spec, codec, prefix):
 def _offline_fit(capsys, tmp_path, path, *extra):
     out = tmp_path / "o"
     code, stdout, err = run_main(capsys, "fit", "-i", path, "--provider", "offline", "-o", out,
-                                 "-q", *extra)
+                                 "-q", "--overwrite", *extra)  # tests refit into one folder
     assert code == 0, err
     return out, stdout, err
 
@@ -513,7 +569,7 @@ def test_report_name_taken_by_a_folder_fails_before_any_work(capsys, tmp_path, r
     (out / "report.html").mkdir(parents=True)
     calls = len(llm.generation_requests())
     code, _, err = run_main(capsys, "fit", "-i", requests_csv, "-o", out, "--provider",
-                            f"openai-compatible:m@{llm.url}/v1")
+                            f"openai-compatible:m@{llm.url}/v1", "--overwrite")
     assert code == 1
     assert_one_line_error(err, "a folder has that name")
     assert len(llm.generation_requests()) == calls

@@ -285,12 +285,22 @@ def _scripted_function(messages):
     ("batch_size", 0), ("max_new_clusters", -1), ("redact_pii", "sometimes"),
     ("min_cluster_size", -2), ("max_rounds", 0), ("max_rounds", -1), ("max_llm_calls", -5),
     ("max_llm_calls", 2.5), ("max_tokens", "100"), ("temperature", "hot"), ("cache", 123),
-    ("llm_log", 123), ("business_context", 5),
+    ("llm_log", 123), ("business_context", 5), ("min_cluster_size", 0), ("n_jobs", "a"),
+    ("n_jobs", 1.5), ("n_jobs", 0), ("n_jobs", -2),
 ])
 def test_invalid_parameters_raise_in_fit(param, value):
     model = make(**{param: value})  # __init__ stores only
     with pytest.raises(ValueError, match=param):
         model.fit(["card a"])
+
+
+@pytest.mark.parametrize("param, value, accepted", [
+    ("min_cluster_size", 0, "at least 1"),
+    ("n_jobs", "a", "None .*, a positive integer or -1"),
+])
+def test_invalid_parameter_messages_name_the_accepted_values(param, value, accepted):
+    with pytest.raises(ValueError, match=f"{param} must be .*{accepted}.*got {value!r}"):
+        make(**{param: value}).fit(["card a"])
 
 
 def test_streamed_chunks_label_every_row(intent_texts):

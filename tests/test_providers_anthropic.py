@@ -49,7 +49,8 @@ def test_happy_path_headers_system_and_output_config(server):
     assert request.headers["anthropic-version"] == "2023-06-01"
     assert "authorization" not in request.headers
     body = request.body
-    assert body["system"] == "Classify."
+    assert body["system"] == [{"type": "text", "text": "Classify.",
+                               "cache_control": {"type": "ephemeral"}}]
     assert body["messages"] == [{"role": "user", "content": "my card"}]
     assert body["max_tokens"] == 300 and body["temperature"] == 0.0
     assert body["output_config"] == {"format": {"type": "json_schema", "schema": SCHEMA}}

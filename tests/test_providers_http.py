@@ -194,6 +194,43 @@ def test_connection_refused_is_unavailable_with_url_and_advice():
     assert info.value.provider == "openai-compatible" and info.value.url.startswith(url)
 
 
+def test_nothing_listening_fails_at_once_with_a_clear_fatal_error():
+    # Default retry settings (3 retries from 0.5 s: 3.5 s of backoff at least),
+    # and a whole fit: the engine's second pass and circuit breaker must not
+    # retry it either.
+    from sklearn_llmcluster import LLMClusterer
+
+    url = f"http://127.0.0.1:{_closed_port()}/v1"
+    started = time.monotonic()
+    with pytest.raises(ProviderUnavailableError, match="nothing listens") as info:
+        LLMClusterer(provider=OpenAICompatibleProvider("m", url), random_state=0).fit(
+            ["card blocked", "login fails"] * 20)
+    assert time.monotonic() - started < 2.0
+    assert info.value.fatal and not info.value.retryable
+    assert url in str(info.value) and "running" in str(info.value)
+    # The verdict survives a process boundary (joblib/Dask send errors back pickled).
+    again = pickle.loads(pickle.dumps(info.value))
+    assert again.fatal and not again.retryable and str(again) == str(info.value)
+
+
+def test_a_refusal_after_the_server_answered_is_retried_as_a_restart(server, caplog):
+    provider = openai(server, max_retries=1)
+    provider.complete(CHAT)
+    server.stop()  # the server goes away mid-run: it may be restarting
+    provider = copy.copy(provider)  # a new session: the old keep-alive socket may still answer
+    with pytest.raises(ProviderUnavailableError, match="connection refused") as info:
+        provider.complete(CHAT)
+    assert "retry 1/1" in caplog.text and not info.value.fatal
+
+
+def test_timeouts_and_5xx_are_still_retried(server):
+    server.push(503, {"error": {"message": "overloaded"}})
+    server.push(200, {}, delay=1.0)
+    provider = openai(server, read_timeout=0.3, max_retries=2)
+    assert provider.complete(CHAT) == '{"label": "billing"}'
+    assert len(server.generation_requests()) == 3
+
+
 def test_slow_server_raises_timeout(server):
     server.push(200, {}, delay=4.0)
     provider = openai(server, read_timeout=0.2, max_retries=0)

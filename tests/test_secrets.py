@@ -295,6 +295,12 @@ def test_url_credentials_not_in_connection_refused(url_vendor, caplog):
     provider = make(url=f"http://127.0.0.1:{closed_port()}")
     with pytest.raises(ProviderUnavailableError) as info:
         provider.complete(CHAT_ONE)
+    # Never reached: nothing listens, so no retry.
+    assert "nothing listens" in str(info.value) and "retry" not in caplog.text
+    assert_url_secret_free(*all_of(info.value), caplog.text)
+    provider._reached = True  # a server that answered before: a refusal is a restart
+    with pytest.raises(ProviderUnavailableError) as info:
+        provider.complete(CHAT_ONE)
     assert "refused" in str(info.value) and "retry 1/1" in caplog.text
     assert_url_secret_free(*all_of(info.value), caplog.text)
 

@@ -48,4 +48,4 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             traceback.print_exc()
         print(f"llmcluster {args.command}: error: {one_line(exc)}", file=sys.stderr)
-        return EXIT_FAILURE
+        return getattr(exc, "exit_code", EXIT_FAILURE)

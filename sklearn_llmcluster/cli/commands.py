@@ -19,10 +19,12 @@ from ..estimator import OFFLINE_WARNING, LLMClusterer
 from ..exceptions import LLMClusterWarning
 from ..io.tables import (column_as_ids, column_as_texts, decode_bytes, read_table,
                          require_column)
-from ..report import write_report
+from ..report import trends, write_report
 from ..report.html import _describe_provider
+from ..report.trends import parse_times
 from .errors import EXIT_OK, CLIError
 from .output import OutputFolder, attach_run_resources
+from .parser import DEMO_FOLDER
 from .progress import CallLog, Progress
 from .summary import summary_lines
 
@@ -36,6 +38,8 @@ class Requests:
     ids: list[str]
     texts: list[str]
     labels: pd.Series | None = None  # reference labels (the demo data has them)
+    times: pd.Series | None = None  # --time-column, parsed
+    extra: pd.DataFrame | None = None  # input columns kept in assignments.csv
 
 
 def _say(args: argparse.Namespace, line: str = "") -> None:
@@ -85,7 +89,32 @@ def _read_requests(args: argparse.Namespace, batch_id: str) -> Requests:
         ids = [mine or made for mine, made in zip(own, fallback)]
     else:
         ids = fallback
-    return Requests(ids=ids, texts=texts)
+    times = None
+    if args.time_column:
+        require_column(frame, args.time_column, source=source, option="--time-column")
+        try:
+            times = parse_times(part[args.time_column].tolist(),
+                                source=f"--time-column {args.time_column!r} of {source}")
+        except ValueError as exc:
+            raise CLIError(str(exc)) from None
+    return Requests(ids=ids, texts=texts, times=times,
+                    extra=_kept_columns(args, part, source, (args.text_column, id_column)))
+
+
+def _kept_columns(args: argparse.Namespace, part: pd.DataFrame, source: str,
+                  own: tuple[str | None, ...]) -> pd.DataFrame | None:
+    """The input columns ``--keep-columns`` asks for, besides the text and id."""
+    choice = args.keep_columns
+    if choice == "none":
+        return None
+    if choice == "all":
+        names = [c for c in part.columns if c not in own]
+    else:
+        names = [n.strip() for n in choice.split(",") if n.strip()]
+        for name in names:
+            require_column(part, name, source=source, option="--keep-columns")
+        names = [n for n in dict.fromkeys(names) if n not in own]
+    return part[names] if names else None
 
 
 def _read_context(path: str | None) -> str | None:
@@ -114,15 +143,56 @@ def _redact(value: str) -> Any:
     return {"auto": "auto", "yes": True, "no": False}[value]
 
 
-def _report_options(args: argparse.Namespace) -> dict:
-    options = {"price_per_million": tuple(args.price)} if getattr(args, "price", None) else {}
+def _report_options(args: argparse.Namespace, requests: Requests | None = None) -> dict:
+    options: dict[str, Any] = {}
+    if getattr(args, "price", None):
+        options["price_per_million"] = tuple(args.price)
     if getattr(args, "redact_report", False):
         options["redact_pii"] = True
+    if getattr(args, "report_language", "auto") != "auto":
+        options["language"] = args.report_language
+    if requests is not None:
+        options["texts"] = requests.texts
+        if requests.times is not None:
+            options["times"] = requests.times
+            options["period"] = args.period
     return options
 
 
+def _trends(args: argparse.Namespace, requests: Requests, labels: Any,
+            model: LLMClusterer) -> pd.DataFrame | None:
+    if requests.times is None:
+        return None
+    return trends(labels, requests.times, model.clusters_, period=args.period)
+
+
+def _trend_lines(table: pd.DataFrame | None) -> list[str]:
+    """What trends.csv says in a sentence: the periods, and what emerged when."""
+    if table is None:
+        return []
+    if table.empty:
+        return ["Trends: no request has a time (--time-column), so trends.csv is empty."]
+    periods = list(dict.fromkeys(table["period"]))
+    lines = [f"Trends by {table.attrs['period']}, {periods[0]} to {periods[-1]} "
+             f"({len(periods)} periods) in trends.csv."]
+    if table.attrs.get("undated"):
+        lines.append(f"  {table.attrs['undated']} requests have no time and are not counted.")
+    emerging = table[table["emerging"]]
+    if len(emerging):
+        shown = ", ".join(f"{name} ({period})" for name, period in
+                          zip(emerging["cluster_name"][:5], emerging["period"][:5]))
+        more = f" and {len(emerging) - 5} more" if len(emerging) > 5 else ""
+        lines.append(f"  Emerging: {shown}{more}.")
+    return lines
+
+
 def _output_folder(args: argparse.Namespace) -> OutputFolder:
-    return OutputFolder(args.out, csv_delimiter=args.out_delimiter, excel_safe=args.excel_safe)
+    path, overwrite = args.out, args.overwrite
+    if path is None and args.command == "demo":
+        # The demo's own folder: rerunning the demo replaces what it wrote there.
+        path, overwrite = DEMO_FOLDER, True
+    return OutputFolder(path, csv_delimiter=args.out_delimiter, excel_safe=args.excel_safe,
+                        overwrite=overwrite, table_format=args.format)
 
 
 @dataclass
@@ -193,8 +263,10 @@ def _cluster_file(args: argparse.Namespace, out: OutputFolder, requests: Request
         _say(args, f"Clustering {len(requests.texts)} requests ...")
         outcome = _run(args, out, progress, lambda: model.fit(requests.texts))
         assignments = assignments_frame(requests.ids, requests.texts, model.labels_,
-                                        model.clusters_)
-        files = out.write_results(model, assignments, report_options=_report_options(args))
+                                        model.clusters_, extra=requests.extra)
+        table = _trends(args, requests, model.labels_, model)
+        files = out.write_results(model, assignments,
+                                  report_options=_report_options(args, requests), trends=table)
     except BaseException:
         out.abandon()
         raise
@@ -202,6 +274,8 @@ def _cluster_file(args: argparse.Namespace, out: OutputFolder, requests: Request
                               calls=progress.calls - progress.cache_hits,
                               cache_hits=progress.cache_hits,
                               provider=_describe_provider(model)):
+        _say(args, line)
+    for line in _trend_lines(table):
         _say(args, line)
     if outcome.budget_ran_out:
         _say(args, _stopped_early_line(args, assignments, model))
@@ -283,9 +357,12 @@ def _with_existing_model(args: argparse.Namespace, *, update: bool) -> int:
             outcome = _run(args, out, progress, lambda: model.predict(requests.texts))
             labels, new_ids = outcome.result, []
         assignments = assignments_frame(requests.ids, requests.texts, np.asarray(labels),
-                                        model.clusters_, new_cluster_ids=new_ids)
-        files = out.write_results(model, assignments, full=update,
-                                  report_options=_report_options(args) if update else None)
+                                        model.clusters_, new_cluster_ids=new_ids,
+                                        extra=requests.extra)
+        table = _trends(args, requests, np.asarray(labels), model)
+        files = out.write_results(
+            model, assignments, full=update,
+            report_options=_report_options(args, requests) if update else None, trends=table)
     except BaseException:
         out.abandon()
         raise
@@ -293,6 +370,8 @@ def _with_existing_model(args: argparse.Namespace, *, update: bool) -> int:
                               verb="Updated the model with" if update else "Labelled",
                               new_ids=new_ids, calls=progress.calls - progress.cache_hits,
                               cache_hits=progress.cache_hits, provider=_describe_provider(model)):
+        _say(args, line)
+    for line in _trend_lines(table):
         _say(args, line)
     if outcome.budget_ran_out:
         _say(args, _stopped_early_line(args, assignments, model))
@@ -315,6 +394,35 @@ def cmd_update(args: argparse.Namespace) -> int:
     return _with_existing_model(args, update=True)
 
 
+def _requests_beside(args: argparse.Namespace, model: LLMClusterer) -> Requests | None:
+    """The requests of the run that saved the model, from its assignments.csv.
+
+    They let the rebuilt report open each cluster to its requests; a file
+    that does not match the model (another run's, edited) is not used.
+    """
+    path = Path(args.model).with_name("assignments.csv")
+    if not path.is_file():
+        if args.time_column:
+            raise CLIError(f"--time-column needs the assignments.csv of the run next to "
+                           f"{args.model}; it is not there")
+        return None
+    frame = read_table(path)
+    if "text" not in frame.columns or len(frame) != len(model.labels_):
+        if args.time_column:
+            raise CLIError(f"{path} does not belong to {args.model} (another number of rows); "
+                           "--time-column needs the assignments.csv of the run that saved it")
+        return None
+    times = None
+    if args.time_column:
+        require_column(frame, args.time_column, source=str(path), option="--time-column")
+        try:
+            times = parse_times(frame[args.time_column].tolist(),
+                                source=f"--time-column {args.time_column!r} of {path}")
+        except ValueError as exc:
+            raise CLIError(str(exc)) from None
+    return Requests(ids=[], texts=column_as_texts(frame["text"].tolist()), times=times)
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     """``llmcluster report``: rebuild ``report.html`` from ``model.joblib``."""
     model = _load_model(args.model)
@@ -328,8 +436,9 @@ def cmd_report(args: argparse.Namespace) -> int:
         target = target / "report.html"
     if not target.parent.is_dir():
         raise CLIError(f"cannot write {target}: folder {target.parent} does not exist")
+    options = _report_options(args, _requests_beside(args, model))
     try:
-        write_report(model, target, title=args.title, **_report_options(args))
+        write_report(model, target, title=args.title, **options)
     except OSError as exc:
         raise CLIError(f"cannot write {target}: {exc.strerror or exc}") from None
     _say(args, f"Wrote {target} ({model.n_clusters_} clusters).")

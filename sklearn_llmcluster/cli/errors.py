@@ -16,7 +16,19 @@ EXIT_INTERRUPTED = 130
 
 
 class CLIError(Exception):
-    """A failure the user can fix; its message is printed as is."""
+    """A failure the user can fix; its message is printed as is.
+
+    Parameters
+    ----------
+    message : str
+    exit_code : int, default=EXIT_FAILURE
+        :data:`EXIT_USAGE` for a command line that asks for something refused
+        before any work (an ``--out`` folder that is not empty).
+    """
+
+    def __init__(self, message: str, *, exit_code: int = EXIT_FAILURE) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 # The providers' advice for Python users; a CLI user sets the variable.

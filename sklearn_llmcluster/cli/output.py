@@ -22,13 +22,20 @@ import pandas as pd
 from ..io.atomic import atomic_write_bytes
 from ..report import build_report
 from ..io.tables import write_csv
-from .errors import CLIError
+from .errors import EXIT_USAGE, CLIError
 
-__all__ = ["OutputFolder", "RESULT_FILES", "detach_run_resources", "attach_run_resources"]
+__all__ = ["OutputFolder", "RESULT_FILES", "OPTIONAL_FILES", "detach_run_resources",
+           "attach_run_resources"]
 
-#: Every file a run can write, in the order they are written.
-RESULT_FILES = ("assignments.csv", "clusters.json", "report.html", "model.joblib", "llm_log.jsonl")
+#: The files every fit, update and demo writes (with the default --format csv).
+RESULT_FILES = ("assignments.csv", "clusters.csv", "clusters.json", "report.html",
+                "model.joblib", "llm_log.jsonl")
+#: Written when asked for: trends.csv with --time-column, results.xlsx with --format xlsx.
+OPTIONAL_FILES = ("trends.csv", "results.xlsx")
 CACHE_FILE = "cache.sqlite"
+# What a failed run leaves in --out (the cache and SQLite's side files): a
+# rerun into that folder resumes without --overwrite.
+_RESUMABLE = {CACHE_FILE, *(CACHE_FILE + end for end in ("-wal", "-shm", "-journal"))}
 
 
 def detach_run_resources(model: Any) -> None:
@@ -81,30 +88,48 @@ class OutputFolder:
         Field delimiter of ``assignments.csv`` (``--out-delimiter``).
     excel_safe : bool, default=False
         Put a ``'`` before texts Excel would run as formulas (``--excel-safe``).
+    overwrite : bool, default=False
+        Write into a folder that already holds files (``--overwrite``);
+        without it such a folder is refused before any work. The response
+        cache alone does not count: it is what a rerun after a failure resumes from.
+    table_format : {"csv", "xlsx"}, default="csv"
+        The tables as CSV files, or as sheets of one ``results.xlsx``.
     """
 
     def __init__(self, path: str | os.PathLike, *, csv_delimiter: str = ",",
-                 excel_safe: bool = False) -> None:
+                 excel_safe: bool = False, overwrite: bool = False,
+                 table_format: str = "csv") -> None:
         self.path = Path(path)
         self.csv_delimiter = csv_delimiter
         self.excel_safe = excel_safe
+        self.overwrite = overwrite
+        self.table_format = table_format
         self._created = False
         self._staged_log: Path | None = None
 
     def __repr__(self) -> str:
         return f"OutputFolder({str(self.path)!r})"
 
-    def prepare(self, names: tuple[str, ...] = RESULT_FILES) -> None:
+    def prepare(self, names: tuple[str, ...] = RESULT_FILES + OPTIONAL_FILES) -> None:
         """Create the folder and check it is writable, before any work is done.
 
         Raises
         ------
         CLIError
             When the folder cannot be created or written, or a result name is
-            taken by a folder.
+            taken by a folder; with exit code 2 when it holds files and
+            ``overwrite`` is not set.
         """
         if self.path.exists() and not self.path.is_dir():
             raise CLIError(f"output folder {self.path} is a file, not a folder")
+        if not self.overwrite and self.path.is_dir():
+            taken = sorted(p.name for p in self.path.iterdir() if p.name not in _RESUMABLE)
+            if taken:
+                shown = ", ".join(taken[:3]) + (f" and {len(taken) - 3} more"
+                                                if len(taken) > 3 else "")
+                raise CLIError(f"output folder {self.path} is not empty ({shown}); pass "
+                               "--overwrite to replace its results, or choose another --out",
+                               exit_code=EXIT_USAGE)
         self._created = not self.path.exists()
         try:
             self.path.mkdir(parents=True, exist_ok=True)
@@ -131,7 +156,8 @@ class OutputFolder:
         return self._staged_log
 
     def write_results(self, model: Any, assignments: pd.DataFrame, *, full: bool = True,
-                      report_options: dict | None = None) -> list[Path]:
+                      report_options: dict | None = None,
+                      trends: pd.DataFrame | None = None) -> list[Path]:
         """Write the result files; everything is rendered before the first file is written.
 
         Parameters
@@ -140,29 +166,50 @@ class OutputFolder:
             Fitted; its run cache and log are detached before it is saved.
         assignments : pandas.DataFrame
         full : bool, default=True
-            Also ``clusters.json``, ``report.html`` and ``model.joblib``
-            (``predict`` changes no cluster and writes only assignments and log).
+            Also the clusters (``clusters.json``, ``clusters.csv``),
+            ``report.html`` and ``model.joblib`` (``predict`` changes no
+            cluster and writes only assignments, trends and log).
         report_options : dict, optional
             Passed to :func:`~sklearn_llmcluster.report.build_report`.
+        trends : pandas.DataFrame, optional
+            :func:`~sklearn_llmcluster.report.trends` of the run: ``trends.csv``.
 
         Returns
         -------
         list of Path
             The files written.
         """
-        written = []
+        from ..io.assignments import clusters_frame
+        from ..io.atomic import atomic_write_text
+
+        tables = {"assignments": assignments}
+        if full:
+            tables["clusters"] = clusters_frame(model.clusters_)
+        if trends is not None:
+            tables["trends"] = trends
+        workbook = None
+        if self.table_format == "xlsx":
+            from ..io.tables import write_workbook
+
+            # Rendered (and openpyxl checked for) before any file is written.
+            workbook = io.BytesIO()
+            write_workbook(tables, workbook, excel_safe_cells=self.excel_safe)
         if full:
             report = build_report(model, **(report_options or {}))
             detach_run_resources(model)
             buffer = io.BytesIO()
             joblib.dump(model, buffer)
-        write_csv(assignments, self.path / "assignments.csv", delimiter=self.csv_delimiter,
-                  excel_safe_cells=self.excel_safe)
-        written.append(self.path / "assignments.csv")
+        written = []
+        if workbook is not None:
+            atomic_write_bytes(self.path / "results.xlsx", workbook.getvalue())
+            written.append(self.path / "results.xlsx")
+        else:
+            for name, table in tables.items():
+                write_csv(table, self.path / f"{name}.csv", delimiter=self.csv_delimiter,
+                          excel_safe_cells=self.excel_safe)
+                written.append(self.path / f"{name}.csv")
         if full:
             model.save_clusters(self.path / "clusters.json")
-            from ..io.atomic import atomic_write_text
-
             atomic_write_text(self.path / "report.html", report)
             atomic_write_bytes(self.path / "model.joblib", buffer.getvalue())
             written += [self.path / name

@@ -6,7 +6,10 @@ import argparse
 
 from .._version import __version__
 
-__all__ = ["build_parser"]
+__all__ = ["build_parser", "DEMO_FOLDER", "EXAMPLES"]
+
+#: Where ``llmcluster demo`` writes without ``--out``; every demo run replaces it.
+DEMO_FOLDER = "llmcluster-demo"
 
 _DESCRIPTION = """\
 Turn customer requests into named clusters with an LLM (or the offline
@@ -21,17 +24,20 @@ traceback), 2 command-line usage error, 130 interrupted (Ctrl-C).
 #: What a run that clusters and saves a model writes (fit, update, demo).
 _FILES = f"""\
 files written to --out: assignments.csv (request_id, text, cluster_id,
-cluster_name, status; UTF-8 with a byte-order mark, so that Excel reads it),
-clusters.json, model.joblib, report.html and llm_log.jsonl (one JSON line
-per LLM call), all UTF-8. A failed run writes none of them; only the
-response cache (cache.sqlite) stays, so that a rerun resumes without
-repeating LLM calls.
+cluster_name, status, then the input's other columns; UTF-8 with a
+byte-order mark, so that Excel reads it), clusters.csv, trends.csv (with
+--time-column), clusters.json, model.joblib, report.html and llm_log.jsonl
+(one JSON line per LLM call), all UTF-8; with --format xlsx the three
+tables are sheets of results.xlsx instead. A failed run writes none of them;
+only the response cache (cache.sqlite) stays, so that a rerun resumes
+without repeating LLM calls.
 
 {_EXIT_CODES}"""
 
 _PREDICT_FILES = f"""\
 files written to --out: assignments.csv (request_id, text, cluster_id,
-cluster_name, status; UTF-8 with a byte-order mark, so that Excel reads it)
+cluster_name, status, then the input's other columns; UTF-8 with a
+byte-order mark, so that Excel reads it), trends.csv with --time-column,
 and the run's own LLM log (one JSON line per LLM call). The model is not
 changed. A failed run writes neither; only the response cache
 (cache.sqlite) stays, so that a rerun resumes without repeating LLM calls.
@@ -39,19 +45,75 @@ changed. A failed run writes neither; only the response cache
 {_EXIT_CODES}"""
 
 _REPORT_FILES = f"""\
-file written: report.html, one self-contained page (no scripts, nothing
-fetched from the network), next to the model unless --out says otherwise.
-No LLM is called.
+file written: report.html, one self-contained page (its script and data
+inline, nothing fetched from the network), next to the model unless --out
+says otherwise. The requests come from the assignments.csv next to the
+model when it is there. No LLM is called.
 
 {_EXIT_CODES}"""
 
 _OVERVIEW = f"""\
-fit, update and demo write to --out: assignments.csv, clusters.json,
-model.joblib, report.html and llm_log.jsonl; predict writes assignments.csv
-and its own LLM log; report writes report.html. `llmcluster COMMAND --help`
+fit, update and demo write to --out: assignments.csv, clusters.csv,
+clusters.json, model.joblib, report.html, llm_log.jsonl and, with
+--time-column, trends.csv; predict writes assignments.csv and its own LLM
+log; report writes report.html. --out must be a new or empty folder unless
+--overwrite. `llmcluster COMMAND --help`
 says more.
 
 {_EXIT_CODES}"""
+
+
+#: Two or three real command lines per subcommand, shown by ``--help``
+#: (tests/test_cli.py parses every one of them).
+EXAMPLES = {
+    "fit": [
+        ("cluster a CRM export (cp1251, ';') with a local LLM; keep its columns",
+         "llmcluster fit -i export.csv --text-column text --id-column request_id "
+         "--provider ollama:qwen3:30b --out results/"),
+        ("this week's Excel export, with trends by the 'created' column",
+         "llmcluster fit -i week48.xlsx --time-column created --period week "
+         "--business-context context.txt --out week48/"),
+        ("no LLM, one workbook instead of CSV files, into a folder used before",
+         "llmcluster fit -i requests.csv --provider offline --format xlsx --out results/ "
+         "--overwrite"),
+    ],
+    "predict": [
+        ("label next week's requests with last week's clusters (no new cluster)",
+         "llmcluster predict -m week48/model.joblib -i week49.csv --out week49-labels/"),
+        ("only some columns of the export, and ';' for Excel",
+         "llmcluster predict -m results/model.joblib -i new.csv --keep-columns date,channel "
+         "--out-delimiter ';' --out labelled/"),
+    ],
+    "update": [
+        ("the weekly loop: add this week to last week's model, new clusters only for what "
+         "is new",
+         "llmcluster update -m week48/model.joblib -i week49.xlsx --time-column created "
+         "--out week49/"),
+        ("cap the LLM calls of the run (a rerun resumes from the cache)",
+         "llmcluster update -m results/model.joblib -i next.csv --max-llm-calls 200 "
+         "--out results2/"),
+    ],
+    "report": [
+        ("rebuild report.html next to the model, with trends from its assignments.csv",
+         "llmcluster report -m week49/model.joblib --time-column created"),
+        ("a copy to mail around: personal data as placeholders, English headings",
+         "llmcluster report -m results/model.joblib --redact-report --report-language en "
+         "--out shared/report.html"),
+    ],
+    "demo": [
+        ("the bundled Russian requests, no LLM needed",
+         "llmcluster demo"),
+        ("the English ones, with a local LLM, into another folder",
+         "llmcluster demo --lang en --provider ollama:qwen3:30b --out demo-en/"),
+    ],
+}
+
+
+def _examples(command: str) -> str:
+    lines = ["examples:"]
+    for what, line in EXAMPLES[command]:
+        lines += [f"  # {what}", f"  {line}"]
+    return "\n".join(lines) + "\n\n"
 
 
 def _whole_number(value: str) -> int:
@@ -133,6 +195,17 @@ def _input(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--sheet", metavar="NAME",
                        help="Excel sheet name, or 0-based number when no sheet has that "
                             "name (default: the first)")
+    group.add_argument("--time-column", metavar="NAME",
+                       help="column with when each request came (2026-11-02, 02.11.2026 "
+                            "10:15, Excel dates ...): adds trends.csv and the report's trend "
+                            "chart (counts per period, change, emerging clusters)")
+    group.add_argument("--period", choices=("day", "week", "month"),
+                       help="period of the trends (default: from the span of the times: up "
+                            "to two weeks by day, up to half a year by week, else by month)")
+    group.add_argument("--keep-columns", default="all", metavar="NAMES",
+                       help="input columns copied into assignments.csv after its own: 'all' "
+                            "(default), 'none', or names separated by commas "
+                            "(e.g. date,channel)")
     group.add_argument("--skip-rows", type=_non_negative_int, default=0, metavar="N",
                        help="rows above the header (a title, an export date) to skip in a "
                             "CSV or Excel file; an Excel 'sep=;' line does not count "
@@ -167,7 +240,11 @@ def _llm(parser: argparse.ArgumentParser, *, provider: bool) -> None:
 
 
 def _csv_output(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("assignments.csv")
+    group = parser.add_argument_group("tables (assignments, clusters, trends)")
+    group.add_argument("--format", choices=("csv", "xlsx"), default="csv",
+                       help="csv: assignments.csv, clusters.csv and trends.csv; xlsx: one "
+                            "workbook results.xlsx with a sheet for each (needs openpyxl; "
+                            "default: %(default)s)")
     group.add_argument("--out-delimiter", type=_delimiter, default=",", metavar="CHAR",
                        help="field delimiter of assignments.csv (default: ','; ';' is what "
                             "Excel expects where the decimal separator is a comma)")
@@ -181,14 +258,22 @@ def _model_option(parser: argparse.ArgumentParser) -> None:
                         help="model.joblib written by fit or update")
 
 
-def _out_folder_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", "-o", required=True, metavar="FOLDER", help="output folder")
+def _out_folder_option(parser: argparse.ArgumentParser, *, required: bool = True,
+                       help_text: str = "output folder; must be empty or new unless "
+                                        "--overwrite (a response cache alone is fine)") -> None:
+    parser.add_argument("--out", "-o", required=required, metavar="FOLDER", help=help_text)
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace the results already in --out (without it, a folder "
+                             "holding files is refused with exit code 2 and nothing is written)")
 
 
 def _report_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--price", nargs=2, type=_price, metavar=("IN", "OUT"),
                         help="dollars per million prompt and completion tokens, "
                              "for the report's cost line")
+    parser.add_argument("--report-language", choices=("auto", "ru", "en"), default="auto",
+                        help="language of the report's headings (default: %(default)s, that "
+                             "of the requests)")
     parser.add_argument("--redact-report", action="store_true",
                         help="show names, e-mails, phones, cards, accounts and other "
                              "personal data in report.html as placeholders (<NAME>, <PHONE>), "
@@ -211,7 +296,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     def command(name: str, help_text: str, description: str,
                 files: str = _FILES) -> argparse.ArgumentParser:
-        return commands.add_parser(name, help=help_text, description=description, epilog=files,
+        return commands.add_parser(name, help=help_text, description=description,
+                                   epilog=_examples(name) + files,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
 
     fit = command("fit", "find clusters in a file of requests",
@@ -253,7 +339,13 @@ def build_parser() -> argparse.ArgumentParser:
                         help="HTML file to write, or a folder (an existing one, or a name "
                              "ending in /) to write report.html in (default: report.html "
                              "next to the model)")
-    report.add_argument("--title", default="Request clusters", help="page title")
+    report.add_argument("--title", help="page title (default: 'Request clusters' in the "
+                                        "report's language)")
+    report.add_argument("--time-column", metavar="NAME",
+                        help="column of the assignments.csv next to the model with when each "
+                             "request came: adds the trend chart")
+    report.add_argument("--period", choices=("day", "week", "month"),
+                        help="period of the trend chart (default: from the span of the times)")
     _report_option(report)
     _common(report)
 
@@ -262,8 +354,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "offline engine (no LLM needed) unless a provider is configured.")
     demo.add_argument("--lang", choices=("ru", "en", "all"), default="ru",
                       help="language of the demo requests (default: %(default)s)")
-    demo.add_argument("--out", "-o", default="llmcluster-demo", metavar="FOLDER",
-                      help="output folder (default: ./%(default)s)")
+    _out_folder_option(demo, required=False,
+                       help_text=f"output folder (default: ./{DEMO_FOLDER}, which each demo "
+                                 "run replaces; another folder must be empty or new unless "
+                                 "--overwrite)")
     _llm(demo, provider=True)
     _csv_output(demo)
     _report_option(demo)

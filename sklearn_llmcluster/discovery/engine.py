@@ -210,12 +210,18 @@ class ClusteringEngine:
         Merges duplicate clusters after each proposal round (see
         :mod:`sklearn_llmcluster.discovery.consolidation`); ``None`` merges
         nothing but identical names.
+    shortlister : Shortlister, optional
+        Draws each judge batch's candidate clusters (see
+        :mod:`~sklearn_llmcluster.discovery.shortlists`); ``None`` lists
+        every cluster in every judge call.
     """
 
     def __init__(self, proposer, judge, registry: ClusterRegistry, settings: EngineSettings,
                  *, pre_assign: Callable | None = None,
                  report: Callable[[str], None] | None = None, budget=None,
-                 consolidator: Consolidator | None = None, embedder=None) -> None:
+                 consolidator: Consolidator | None = None, embedder=None,
+                 shortlister=None) -> None:
+        self.shortlister = shortlister
         self.proposer = proposer
         self.judge = judge
         self.registry = registry
@@ -253,13 +259,23 @@ class ClusteringEngine:
                 result[i] = pre[i]
             usage.add(texts_judged_by_fast_path=n - len(todo))
         size = max(1, int(self.settings.batch_size))
-        batches = [todo[k:k + size] for k in range(0, len(todo), size)]
         clusters = list(clusters)
+        shortlisted = self.shortlister is not None and self.shortlister.applies(len(clusters)) \
+            and bool(todo)
+        if shortlisted:
+            plan, catalogues, _ = self.shortlister.plan([texts[i] for i in todo], clusters, size)
+            batches = [[todo[j] for j in batch] for batch in plan]
+            catalogue_of = {id(b): c for b, c in zip(batches, catalogues)}
+            usage.add(shortlisted_judge_calls=len(batches))
+        else:
+            batches = [todo[k:k + size] for k in range(0, len(todo), size)]
+            catalogue_of = {}
         # Failed batches get one more pass at the end: most failures (timeouts,
         # overload) are transient, and by then the server has had time to recover.
         # A failure the second pass recovers is logged, not counted in
         # failed_calls or warned about: its texts are labelled.
         unsettled: dict[int, LLMUsage] = {}  # first failure of each batch, by id(batch)
+        answered: set[int] = set()
         for attempt in range(2):
             if attempt:
                 usage.add(retries=len(batches))
@@ -267,7 +283,7 @@ class ClusteringEngine:
             for wave in self._waves(batches):
                 outputs = Parallel(n_jobs=self.settings.n_jobs, prefer="threads")(
                     delayed(_judge_task)(self.breaker, self.judge, [texts[i] for i in batch],
-                                         clusters, os.getpid())
+                                         catalogue_of.get(id(batch), clusters), os.getpid())
                     for batch in wave
                 )
                 for batch, (answers, batch_usage, remote) in zip(wave, outputs):
@@ -289,6 +305,7 @@ class ClusteringEngine:
                         usage.merge(first)
                     usage.merge(batch_usage)
                     if answers is not None:
+                        answered.update(batch)
                         for i, cid in zip(batch, answers):
                             result[i] = cid
                         # Unique texts: one judged in two passes counts once.
@@ -303,6 +320,20 @@ class ClusteringEngine:
         for first in unsettled.values():
             usage.merge(first)  # failed, and never retried or failed again
         self.breaker.check_something_worked()
+        if shortlisted and self.shortlister.settings.recheck_none \
+                and not self.budget_exhausted:
+            # "None" from a shortlist may mean its cluster was not listed:
+            # one more look against every cluster (only for answered texts).
+            again = [i for i in todo if result[i] is None and i in answered]
+            if again:
+                usage.add(texts_rechecked=len(again))
+                saved, self.shortlister = self.shortlister, None
+                try:
+                    second = self.assign([texts[i] for i in again], clusters, usage)
+                finally:
+                    self.shortlister = saved
+                for i, cid in zip(again, second):
+                    result[i] = cid
         return result
 
     def _waves(self, batches: list[list[int]]):

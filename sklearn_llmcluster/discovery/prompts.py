@@ -292,13 +292,26 @@ class PromptBuilder:
 
     # -- judge -------------------------------------------------------------
     def judge_messages(self, texts: Sequence[str], clusters: Sequence[Cluster]) -> list[dict]:
-        """Messages asking which cluster each of ``texts`` belongs to."""
+        """Messages asking which cluster each of ``texts`` belongs to.
+
+        The instructions (system message) and the cluster list come first
+        and the texts last, so calls with the same clusters share a
+        byte-identical prefix that servers can cache. The user message says
+        where its stable part ends in ``"cache_prefix"`` (the text before the
+        requests); providers that mark cached blocks (Anthropic) read it,
+        the others send ``role`` and ``content`` only.
+        """
         system = self.judge_system_template.format(context=self.context_block(), none=NONE_ID)
-        user = self.judge_user_template.format(
-            clusters=self.format_clusters(clusters, with_examples=True),
-            texts=self.format_texts(texts),
-        )
-        return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+        catalogue = self.format_clusters(clusters, with_examples=True)
+        # A placeholder no JSON line can contain (texts are JSON-escaped).
+        marker = "\x00texts\x00"
+        user = self.judge_user_template.format(clusters=catalogue, texts=marker)
+        prefix = user.split(marker, 1)[0]
+        user = user.replace(marker, self.format_texts(texts), 1)
+        message = {"role": "user", "content": user}
+        if prefix:
+            message["cache_prefix"] = prefix
+        return [{"role": "system", "content": system}, message]
 
     def judge_schema(self, cluster_ids: Sequence[str]) -> dict:
         """JSON Schema of the judge's answer; ids are limited to ``cluster_ids`` and "none"."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 from datetime import datetime, timezone
 from typing import Iterable, Sequence
@@ -12,7 +13,12 @@ import pandas as pd
 from ..records import Cluster
 from ..representation.normalization import is_blank
 
-__all__ = ["ASSIGNMENT_COLUMNS", "STATUSES", "assignments_frame", "generated_ids", "new_batch_id"]
+__all__ = ["ASSIGNMENT_COLUMNS", "STATUSES", "assignments_frame", "clusters_frame",
+           "generated_ids", "new_batch_id", "INPUT_PREFIX"]
+
+#: Put in front of a kept input column whose name is one of ours (``status``,
+#: the ``cluster_id`` of an earlier run's file): ``input_status``.
+INPUT_PREFIX = "input_"
 
 #: Columns of ``assignments.csv`` and of ``ClusteringResult.assignments``.
 ASSIGNMENT_COLUMNS = ["request_id", "text", "cluster_id", "cluster_name", "status"]
@@ -45,6 +51,7 @@ def assignments_frame(
     clusters: Sequence[Cluster],
     *,
     new_cluster_ids: Iterable[str] = (),
+    extra: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Build the per-request result table.
 
@@ -59,12 +66,17 @@ def assignments_frame(
     new_cluster_ids : iterable of str, default=()
         Clusters to report as ``"new_cluster"``; pass the run's new ids only
         when the model existed before the run.
+    extra : pandas.DataFrame, optional
+        Input columns to keep (date, channel, operator ...), one row per
+        request in the same order; they follow :data:`ASSIGNMENT_COLUMNS`,
+        with :data:`INPUT_PREFIX` in front of a name that is one of those.
 
     Returns
     -------
     pandas.DataFrame
-        Columns :data:`ASSIGNMENT_COLUMNS`; ``cluster_id`` and
-        ``cluster_name`` are ``None`` where the request has no cluster.
+        Columns :data:`ASSIGNMENT_COLUMNS`, then those of ``extra``;
+        ``cluster_id`` and ``cluster_name`` are ``None`` where the request
+        has no cluster.
     """
     if not len(request_ids) == len(texts) == len(labels):
         raise ValueError(
@@ -83,10 +95,69 @@ def assignments_frame(
         cluster_ids.append(cluster.id)
         names.append(cluster.name)
         statuses.append("new_cluster" if cluster.id in new else "assigned")
-    return pd.DataFrame({
+    frame = pd.DataFrame({
         "request_id": list(request_ids),
         "text": list(texts),
         "cluster_id": pd.Series(cluster_ids, dtype=object),
         "cluster_name": pd.Series(names, dtype=object),
         "status": statuses,
     }, columns=ASSIGNMENT_COLUMNS)
+    if extra is None or extra.shape[1] == 0:
+        return frame
+    if len(extra) != len(frame):
+        raise ValueError(f"extra has {len(extra)} rows for {len(frame)} requests")
+    kept = extra.reset_index(drop=True)
+    taken = set(frame.columns)
+    renamed = {}
+    for name in kept.columns:
+        new_name = str(name)
+        while new_name in taken:
+            new_name = INPUT_PREFIX + new_name
+        taken.add(new_name)
+        renamed[name] = new_name
+    return pd.concat([frame, kept.rename(columns=renamed)], axis=1)
+
+
+#: Columns of ``clusters.csv`` before the other fields of :class:`Cluster`.
+_CLUSTER_LEADING = ["label", "cluster_id", "name", "size", "share", "status"]
+
+
+def clusters_frame(clusters: Sequence[Cluster]) -> pd.DataFrame:
+    """One flat row per cluster, for ``clusters.csv`` and the workbook's sheet.
+
+    Every field of :class:`~sklearn_llmcluster.Cluster` is a column (fields a
+    newer version adds appear on their own); ``examples`` are joined by new
+    lines, ``share`` is the cluster's part of all sizes. Clusters a model
+    keeps as tombstones (merged, removed) are listed with their status.
+
+    Parameters
+    ----------
+    clusters : sequence of Cluster
+        ``clusters[k]`` for label ``k`` (``model.clusters_``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        In label order; ``label`` is the row's index into ``clusters``.
+
+    Examples
+    --------
+    >>> from sklearn_llmcluster import Cluster
+    >>> table = clusters_frame([Cluster("c1", "Card blocked", size=3, examples=["a", "b"]),
+    ...                         Cluster("c2", "Refund", size=1)])
+    >>> table[["label", "cluster_id", "name", "size", "share", "examples"]].values.tolist()
+    [[0, 'c1', 'Card blocked', 3, 0.75, 'a\\nb'], [1, 'c2', 'Refund', 1, 0.25, '']]
+    """
+    total = sum(c.size for c in clusters if c.status not in ("merged", "removed")) or 1
+    rows = []
+    for label, cluster in enumerate(clusters):
+        row = dataclasses.asdict(cluster)
+        row["cluster_id"] = row.pop("id")
+        row["examples"] = "\n".join(str(e) for e in row.get("examples") or [])
+        row["label"] = label
+        live = cluster.status not in ("merged", "removed")
+        row["share"] = cluster.size / total if live else 0.0
+        rows.append(row)
+    names = [f.name if f.name != "id" else "cluster_id" for f in dataclasses.fields(Cluster)]
+    columns = _CLUSTER_LEADING + [n for n in names if n not in _CLUSTER_LEADING]
+    return pd.DataFrame(rows, columns=columns)

@@ -46,6 +46,7 @@ __all__ = [
     "column_as_texts",
     "column_as_ids",
     "write_csv",
+    "write_workbook",
     "excel_safe",
     "SUPPORTED_SUFFIXES",
 ]
@@ -742,3 +743,104 @@ def write_csv(frame: pd.DataFrame, path: str | os.PathLike, *, delimiter: str = 
                 frame[column] = frame[column].map(excel_safe)
     with atomic_open(path, "w", encoding="utf-8-sig", newline="") as fh:
         frame.to_csv(fh, index=False, sep=delimiter, lineterminator="\n")
+
+
+#: Most characters an Excel cell holds; longer texts are split over extra columns.
+EXCEL_CELL_LIMIT = 32_767
+
+
+def _excel_value(value: Any) -> Any:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating,)):
+        return float(value)
+    if isinstance(value, (np.bool_,)):
+        return bool(value)
+    if isinstance(value, pd.Timestamp):
+        return None if pd.isna(value) else value.to_pydatetime()
+    return value
+
+
+def write_workbook(sheets: dict[str, pd.DataFrame], path: str | os.PathLike | io.BytesIO, *,
+                   excel_safe_cells: bool = False) -> None:
+    """Write frames as sheets of one ``.xlsx`` workbook, atomically.
+
+    Every text stays text: a request starting with ``=`` is never stored as
+    a formula (openpyxl would store it as one). Characters a workbook cannot
+    hold (control characters other than tab and line breaks) become U+FFFD,
+    and a text longer than an Excel cell (32,767 characters) goes on in the
+    next columns (``text (2)`` ...), so nothing is lost.
+
+    Parameters
+    ----------
+    sheets : dict of str to pandas.DataFrame
+        Sheet name -> table, in order.
+    path : str, path-like or binary file
+    excel_safe_cells : bool, default=False
+        Also put a ``'`` in front, as :func:`write_csv` does (for files that
+        are later saved as CSV).
+
+    Raises
+    ------
+    ImportError
+        Without openpyxl (``pip install "sklearn-llmcluster[excel]"``).
+    """
+    try:
+        from openpyxl import Workbook
+        from openpyxl.cell import WriteOnlyCell
+        from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+    except ImportError:
+        raise ImportError('writing .xlsx needs openpyxl: pip install '
+                          '"sklearn-llmcluster[excel]" (from a checkout: pip install -e '
+                          '".[excel]")') from None
+    book = Workbook(write_only=True)
+    for title, frame in sheets.items():
+        sheet = book.create_sheet(title=title[:31])
+        columns, pieces = _split_long_columns(frame)
+        sheet.append(columns)
+        for row in pieces:
+            cells = []
+            for value in row:
+                value = _excel_value(value)
+                if isinstance(value, str):
+                    value = ILLEGAL_CHARACTERS_RE.sub("\ufffd", value)
+                    if excel_safe_cells:
+                        value = excel_safe(value)
+                cell = WriteOnlyCell(sheet, value=value)
+                if isinstance(value, str):
+                    cell.data_type = "s"  # text, never a formula
+                cells.append(cell)
+            sheet.append(cells)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    if hasattr(path, "write"):
+        path.write(buffer.getvalue())
+        return
+    with atomic_open(path, "wb") as fh:
+        fh.write(buffer.getvalue())
+
+
+def _split_long_columns(frame: pd.DataFrame) -> tuple[list[str], list[list[Any]]]:
+    """Header and rows, a text column over the cell limit spread over extra columns."""
+    widths = []
+    for name in frame.columns:
+        longest = max((len(v) for v in frame[name] if isinstance(v, str)), default=0)
+        widths.append(max(1, -(-longest // EXCEL_CELL_LIMIT)))
+    header = []
+    for name, width in zip(frame.columns, widths):
+        header += [str(name)] + [f"{name} ({i})" for i in range(2, width + 1)]
+    rows = []
+    for values in frame.itertuples(index=False, name=None):
+        row = []
+        for value, width in zip(values, widths):
+            if width == 1:
+                row.append(value)
+                continue
+            text = value if isinstance(value, str) else None
+            step = EXCEL_CELL_LIMIT
+            parts = [text[i:i + step] for i in range(0, len(text), step)] if text else [value]
+            row += parts + [None] * (width - len(parts))
+        rows.append(row)
+    return header, rows

@@ -24,7 +24,64 @@ from ..discovery.prompts import PromptBuilder
 from ..records import Cluster
 from ..representation.normalization import dedup_key, is_blank
 
-__all__ = ["CostEstimate", "estimate_cost", "resolve_prices"]
+__all__ = ["CostEstimate", "PriceTable", "estimate_cost", "resolve_prices",
+           "CACHED_PROMPT_DISCOUNT"]
+
+#: What a cached prompt token costs, as a share of an ordinary one, by
+#: vendor (their price pages, 2026): Anthropic bills cache reads at 0.1x
+#: (writes at 1.25x, counted here as ordinary prompt tokens); OpenAI at 0.5x
+#: for the GPT-4o family (0.25x GPT-4.1, 0.1x GPT-5: pass your model's price
+#: as ``cached_prompt``). Used when a price table gives no ``cached_prompt``.
+CACHED_PROMPT_DISCOUNT = {"anthropic": 0.1, "openai": 0.5}
+
+
+@dataclass(frozen=True)
+class PriceTable:
+    """Prices per million tokens: prompt, completion and cached prompt.
+
+    A value users may build and pass anywhere ``prices`` is taken
+    (:meth:`LLMClusterer.estimate_cost <sklearn_llmcluster.LLMClusterer.estimate_cost>`,
+    :func:`estimate_cost`, a provider's ``prices`` attribute).
+
+    Parameters
+    ----------
+    prompt, completion : float
+        Price per million prompt and completion tokens.
+    cached_prompt : float, optional
+        Price per million prompt tokens read from the server's prompt cache;
+        ``None`` bills them as ordinary prompt tokens.
+
+    Examples
+    --------
+    >>> from sklearn_llmcluster.llm.budget import PriceTable
+    >>> from sklearn_llmcluster.records import LLMUsage
+    >>> prices = PriceTable(prompt=1.0, completion=5.0, cached_prompt=0.1)
+    >>> usage = LLMUsage(prompt_tokens=1_000_000, cached_prompt_tokens=800_000)
+    >>> round(prices.cost_of(usage), 2)  # 0.2 + 0.08
+    0.28
+    """
+
+    prompt: float
+    completion: float
+    cached_prompt: float | None = None
+
+    def __iter__(self):
+        # (prompt, completion) unpacking, as the pairs used before.
+        return iter((self.prompt, self.completion))
+
+    def cost(self, prompt_tokens: int, completion_tokens: int,
+             cached_prompt_tokens: int = 0) -> float:
+        """Money for these tokens; ``cached_prompt_tokens`` are part of ``prompt_tokens``."""
+        cached = min(max(int(cached_prompt_tokens), 0), int(prompt_tokens))
+        cached_price = self.prompt if self.cached_prompt is None else self.cached_prompt
+        return ((prompt_tokens - cached) * self.prompt + cached * cached_price
+                + completion_tokens * self.completion) / 1e6
+
+    def cost_of(self, usage: Any) -> float:
+        """Money for an :class:`~sklearn_llmcluster.records.LLMUsage` (``llm_usage_``)."""
+        return self.cost(usage.prompt_tokens, usage.completion_tokens,
+                         getattr(usage, "cached_prompt_tokens", 0))
+
 
 #: Share of a round's sample still uncovered after it is judged (shown to the
 #: proposer), and share of the sample assigned in the round (by the judge or as
@@ -36,6 +93,13 @@ _RESOLVED_SHARE = 0.65
 _PROPOSER_MEMBER_SHARE = 0.6
 #: Characters of a proposal's name, summary and criteria in an answer.
 _PROPOSAL_CHARS = 220
+#: Clusters a shortlisted judge call lists on average (the union of its
+#: texts' candidates), and the share of texts judged again against every
+#: cluster after a "none"; measured on BANKING77 and CLINC150 with the
+#: packaged embedder (docs/benchmarks.md: 15-26 clusters, TF-IDF about 40;
+#: 1-4% of the texts judged again).
+_SHORTLIST_CLUSTERS = 25
+_RECHECK_SHARE = 0.04
 
 
 @dataclass(frozen=True)
@@ -60,10 +124,15 @@ class CostEstimate:
     cost : float or None
         ``prompt_tokens`` and ``completion_tokens`` at ``prices``, in the
         prices' currency (usually US dollars); ``None`` without prices.
-    prices : tuple of (float, float) or None
-        Price per million prompt and completion tokens used for ``cost``.
+    prices : PriceTable or None
+        Prices per million tokens used for ``cost``.
     assumptions : tuple of str
         What the estimate assumed, in words.
+    cached_prompt_tokens : int
+        The part of ``prompt_tokens`` expected from the server's prompt
+        cache (billed at ``prices.cached_prompt``): judge calls that repeat
+        the same cluster list after the first, when that prefix reaches the
+        vendor's minimum (``cache_min_tokens``).
     """
 
     n_texts: int
@@ -74,8 +143,9 @@ class CostEstimate:
     prompt_tokens: int
     completion_tokens: int
     cost: float | None = None
-    prices: tuple[float, float] | None = None
+    prices: PriceTable | None = None
     assumptions: tuple[str, ...] = field(default=())
+    cached_prompt_tokens: int = 0
 
     @property
     def calls(self) -> int:
@@ -101,18 +171,24 @@ class CostEstimate:
                 f"{money}")
 
 
-def resolve_prices(prices: Any) -> tuple[float, float] | None:
-    """Normalise a price table to ``(prompt, completion)`` per million tokens.
+def resolve_prices(prices: Any, vendor: str | None = None) -> PriceTable | None:
+    """Normalise prices to a :class:`PriceTable` (per million tokens).
 
     Parameters
     ----------
-    prices : tuple, mapping or None
-        ``(prompt, completion)``, or a mapping with ``"prompt"``/``"input"``
-        and ``"completion"``/``"output"`` keys, per million tokens.
+    prices : PriceTable, tuple, mapping or None
+        A :class:`PriceTable`; ``(prompt, completion)`` or ``(prompt,
+        completion, cached_prompt)``; or a mapping with ``"prompt"``/``"input"``,
+        ``"completion"``/``"output"`` and optionally ``"cached_prompt"``/
+        ``"cached_input"`` keys.
+    vendor : str, optional
+        The provider's name (``"openai"``, ``"anthropic"`` ...): without a
+        cached price, cached tokens get that vendor's usual discount
+        (:data:`CACHED_PROMPT_DISCOUNT`).
 
     Returns
     -------
-    tuple of (float, float) or None
+    PriceTable or None
 
     Raises
     ------
@@ -121,23 +197,34 @@ def resolve_prices(prices: Any) -> tuple[float, float] | None:
     """
     if prices is None:
         return None
-    if isinstance(prices, Mapping):
+    cached: Any = None
+    if isinstance(prices, PriceTable):
+        prompt, completion, cached = prices.prompt, prices.completion, prices.cached_prompt
+    elif isinstance(prices, Mapping):
         prompt = prices.get("prompt", prices.get("input"))
         completion = prices.get("completion", prices.get("output"))
+        cached = prices.get("cached_prompt", prices.get("cached_input"))
     else:
         try:
-            prompt, completion = prices
+            prompt, completion, *rest = prices
+            if len(rest) > 1:
+                raise ValueError
+            cached = rest[0] if rest else None
         except (TypeError, ValueError):
             prompt = completion = None
     try:
-        pair = (float(prompt), float(completion))
+        values = (float(prompt), float(completion)) + \
+            (() if cached is None else (float(cached),))
     except (TypeError, ValueError):
         raise ValueError(
-            "prices must be (prompt, completion) per million tokens, e.g. (0.15, 0.60), or "
-            f"{{'prompt': 0.15, 'completion': 0.60}}; got {prices!r}") from None
-    if min(pair) < 0 or not all(map(math.isfinite, pair)):
+            "prices must be (prompt, completion) per million tokens, e.g. (0.15, 0.60), "
+            "(prompt, completion, cached_prompt), {'prompt': 0.15, 'completion': 0.60, "
+            f"'cached_prompt': 0.075}} or a PriceTable; got {prices!r}") from None
+    if min(values) < 0 or not all(map(math.isfinite, values)):
         raise ValueError(f"prices must be finite and non-negative, got {prices!r}")
-    return pair
+    if cached is None and vendor in CACHED_PROMPT_DISCOUNT:
+        values += (values[0] * CACHED_PROMPT_DISCOUNT[vendor],)
+    return PriceTable(*values)
 
 
 def _message_tokens(messages: list[dict]) -> int:
@@ -158,13 +245,31 @@ def _typical_clusters(n: int) -> list[Cluster]:
 class _Pricer:
     """Token counts of judge and proposal calls for one set of texts."""
 
-    def __init__(self, prompts: PromptBuilder, line_tokens: np.ndarray) -> None:
+    def __init__(self, prompts: PromptBuilder, line_tokens: np.ndarray,
+                 shortlist: Any = None, cache_min_tokens: int | None = None) -> None:
         self.prompts = prompts
         self.line_tokens = line_tokens
         self.mean_line = float(line_tokens.mean()) if len(line_tokens) else 0.0
+        self.shortlist = shortlist
+        self.cache_min_tokens = cache_min_tokens
+        self.cached_tokens = 0
+
+    def shown(self, clusters: Sequence[Cluster]) -> Sequence[Cluster]:
+        """The clusters one judge call lists: all, or a typical shortlist's worth."""
+        s = self.shortlist
+        if s is None or not s.enabled or len(clusters) <= s.full_list_max:
+            return clusters
+        return clusters[:min(len(clusters), _SHORTLIST_CLUSTERS)]
 
     def judge_overhead(self, clusters: Sequence[Cluster]) -> int:
         return _message_tokens(self.prompts.judge_messages([], clusters))
+
+    def stable_prefix(self, clusters: Sequence[Cluster]) -> int:
+        """Tokens every call of a pass repeats (system, cluster list), 0 if not cacheable."""
+        if self.cache_min_tokens is None or self.shown(clusters) is not clusters:
+            return 0  # no cache, or shortlists: the lists differ from call to call
+        tokens = self.judge_overhead(clusters)
+        return tokens if tokens >= self.cache_min_tokens else 0
 
     def judge_answer(self, n_texts: int, clusters: Sequence[Cluster]) -> int:
         cid = clusters[-1].id if clusters else "none"
@@ -180,7 +285,17 @@ class _Pricer:
         full, rest = divmod(n_texts, batch_size)
         completion = full * self.judge_answer(batch_size, clusters) + \
             (self.judge_answer(rest, clusters) if rest else 0)
-        prompt = calls * self.judge_overhead(clusters) + int(round(text_tokens))
+        shown = self.shown(clusters)
+        prompt = calls * self.judge_overhead(shown) + int(round(text_tokens))
+        if shown is not clusters and self.shortlist.recheck_none:
+            # Texts answered "none" from a shortlist, judged again against all.
+            again = int(round(n_texts * _RECHECK_SHARE))
+            if again:
+                prompt += math.ceil(again / batch_size) * self.judge_overhead(clusters) + \
+                    int(round(again * self.mean_line))
+                completion += self.judge_answer(again, clusters)
+                calls += math.ceil(again / batch_size)
+        self.cached_tokens += max(calls - 1, 0) * self.stable_prefix(clusters)
         return calls, prompt, completion
 
     def proposal(self, n_texts: int, clusters: Sequence[Cluster], max_new: int) -> tuple[int, int]:
@@ -205,6 +320,10 @@ def estimate_cost(
     prompts: PromptBuilder | None = None,
     prices: Any = None,
     fast_path_share: float = 0.0,
+    shortlist: Any = None,
+    shortlister: Any = None,
+    vendor: str | None = None,
+    cache_min_tokens: int | None = None,
 ) -> CostEstimate:
     """Expected calls, tokens and cost of clustering ``X``.
 
@@ -234,6 +353,19 @@ def estimate_cost(
     fast_path_share : float, default=0.0
         Share of the texts a trained fast path is expected to take off the
         judge (e.g. ``1 - llm_usage_.texts_judged_by_llm / n`` of a previous run).
+    shortlist : ShortlistSettings, optional
+        The judge's shortlists (the estimator's ``shortlist``); ``None``:
+        every judge call lists every cluster.
+    shortlister : Shortlister, optional
+        A fitted model's shortlister: the first pass over ``clusters`` is
+        priced with the shortlists ``X`` would get (exact prompts) instead of
+        a typical shortlist size.
+    vendor : str, optional
+        Provider name; gives the vendor's cached-token discount when
+        ``prices`` has no ``cached_prompt`` (see :func:`resolve_prices`).
+    cache_min_tokens : int, optional
+        Shortest prefix the server caches (OpenAI and Anthropic: 1,024);
+        ``None`` assumes no prompt cache.
 
     Returns
     -------
@@ -284,7 +416,7 @@ def estimate_cost(
     # Per-text prompt lines, as format_texts renders them.
     line_tokens = np.array([estimate_tokens(prompts.format_texts([t])) + 1 for t in unique],
                            dtype=float)
-    pricer = _Pricer(prompts, line_tokens)
+    pricer = _Pricer(prompts, line_tokens, shortlist, cache_min_tokens)
     judge_calls = propose_calls = prompt_tokens = completion_tokens = 0
     share_to_judge = 1.0 - min(max(float(fast_path_share), 0.0), 1.0)
 
@@ -297,7 +429,27 @@ def estimate_cost(
         completion_tokens += c
 
     unassigned = float(n_unique)
-    if k0 and n_unique:
+    if k0 and n_unique and shortlister is not None and shortlister.applies(k0):
+        # The shortlists these texts would get: the exact prompts of the pass.
+        batches, catalogues, _ = shortlister.plan(unique, clusters, batch_size)
+        scale = share_to_judge
+        for batch, catalogue in zip(batches, catalogues):
+            prompt_tokens += scale * _message_tokens(
+                prompts.judge_messages([unique[i] for i in batch], catalogue))
+            completion_tokens += scale * pricer.judge_answer(len(batch), catalogue)
+        judge_calls += int(math.ceil(len(batches) * scale))
+        if shortlister.settings.recheck_none:
+            pricer.shortlist = None
+            add_pass(n_unique * scale * _RECHECK_SHARE, clusters)
+            pricer.shortlist = shortlist
+        assumptions.append(f"judge calls list the shortlists of these texts (about "
+                           f"{np.mean([len(c) for c in catalogues]):.0f} clusters), "
+                           f"{_RECHECK_SHARE:.0%} of the texts judged again against all")
+        if fast_path_share:
+            assumptions.append(f"the fast path takes {fast_path_share:.0%} of the texts")
+        unassigned = n_unique * (n_clusters - k0) / n_clusters
+        assumptions.append(f"{unassigned:,.0f} texts left over for new clusters")
+    elif k0 and n_unique:
         add_pass(n_unique * share_to_judge, clusters)
         if fast_path_share:
             assumptions.append(f"the fast path takes {fast_path_share:.0%} of the texts")
@@ -339,12 +491,17 @@ def estimate_cost(
         assumptions.append(f"{rounds} proposal rounds ({calls_made} calls on samples of up to "
                            f"{proposal_size} texts), then one sweep over the rest")
     assumptions.append("every call answered on the first attempt; 4 characters per token")
-    pair = resolve_prices(prices)
-    cost = None if pair is None else \
-        prompt_tokens / 1e6 * pair[0] + completion_tokens / 1e6 * pair[1]
+    if shortlist is not None and shortlist.enabled and n_clusters > shortlist.full_list_max \
+            and shortlister is None:
+        assumptions.append(f"judge calls list about {_SHORTLIST_CLUSTERS} candidate clusters "
+                           f"once there are more than {shortlist.full_list_max}")
+    cached = min(pricer.cached_tokens, int(prompt_tokens))
+    table = resolve_prices(prices, vendor)
+    cost = None if table is None else table.cost(prompt_tokens, completion_tokens, cached)
     return CostEstimate(
         n_texts=len(X), n_unique=n_unique, n_clusters=n_clusters,
         judge_calls=judge_calls, propose_calls=propose_calls,
         prompt_tokens=int(prompt_tokens), completion_tokens=int(completion_tokens),
-        cost=cost, prices=pair, assumptions=tuple(assumptions),
+        cost=cost, prices=table, assumptions=tuple(assumptions),
+        cached_prompt_tokens=int(cached),
     )

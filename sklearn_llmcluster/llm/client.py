@@ -201,7 +201,8 @@ class LLMClient:
     def _cache_key(self, messages: list[dict], schema: dict | None, attempt: int) -> str:
         payload = {
             "provider": provider_identity(self.provider),
-            "messages": messages,
+            # What is sent, not the hints about it (a cacheable prefix).
+            "messages": _plain(messages),
             "schema": schema,
             "temperature": self.temperature,
             "max_tokens": self.max_completion_tokens,
@@ -214,7 +215,18 @@ class LLMClient:
     def _redacted(self, messages: list[dict]) -> list[dict]:
         if self.redact is None:
             return messages
-        return [{**m, "content": self.redact(m.get("content", ""))} for m in messages]
+        out = []
+        for m in messages:
+            m = {**m, "content": self.redact(m.get("content", ""))}
+            if "cache_prefix" in m:
+                # Redacted too, and kept only while still a prefix of the content.
+                prefix = self.redact(m["cache_prefix"] or "")
+                if prefix and m["content"].startswith(prefix):
+                    m["cache_prefix"] = prefix
+                else:
+                    del m["cache_prefix"]
+            out.append(m)
+        return out
 
     def redact_text(self, text: str) -> str:
         """``text`` as it may leave the machine: redacted when redaction is on."""
@@ -297,14 +309,18 @@ class LLMClient:
         if completion_tokens is None:
             completion_tokens = estimate_tokens(answer_text)
         transport_retries = int(getattr(answer, "retries", 0) or 0)
+        cached_tokens = getattr(answer, "cached_prompt_tokens", None)
+        # Never more than the prompt: a server's counts are data, not a promise.
+        cached_tokens = min(max(int(cached_tokens or 0), 0), prompt_tokens)
         self.budget.spend(prompt_tokens + completion_tokens)
         if usage is not None:
             usage.add(calls=1, prompt_tokens=prompt_tokens,
-                      completion_tokens=completion_tokens, retries=transport_retries)
+                      completion_tokens=completion_tokens, retries=transport_retries,
+                      cached_prompt_tokens=cached_tokens)
         if key is not None:
             self.cache.set(key, str(answer_text))
         self._log(step, messages, answer_text, prompt_tokens, completion_tokens, latency,
-                  transport_retries, False, None)
+                  transport_retries, False, None, cached_tokens)
         return answer_text
 
     def request(
@@ -369,17 +385,18 @@ class LLMClient:
         raise last_error
 
     def _log(self, step, messages, response, prompt_tokens, completion_tokens, latency,
-             retries, cached, error) -> None:
+             retries, cached, error, cached_prompt_tokens=0) -> None:
         if self.log is None:
             return
         record = {
             "step": step,
             "provider": getattr(self.provider, "name", type(self.provider).__name__),
             "model": getattr(self.provider, "model", None),
-            "messages": messages,
+            "messages": _plain(messages),
             "response": response,
             "prompt_tokens": prompt_tokens,
             "completion_tokens": completion_tokens,
+            "cached_prompt_tokens": cached_prompt_tokens,
             "latency_s": round(latency, 4),
             "retries": retries,
             "cached": cached,
@@ -389,6 +406,11 @@ class LLMClient:
 
     def __repr__(self) -> str:
         return f"LLMClient(provider={self.provider!r})"
+
+
+def _plain(messages: list[dict]) -> list[dict]:
+    """Messages without the hints providers may read (``cache_prefix``)."""
+    return [{k: v for k, v in m.items() if k != "cache_prefix"} for m in messages]
 
 
 def is_fatal(exc: BaseException) -> bool:

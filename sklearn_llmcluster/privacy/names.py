@@ -97,7 +97,7 @@ _STOP = frozenset("""
 при это что как так уже вот ну же ли бы пожалуйста здравствуйте спасибо хочу прошу был была
 было были есть тоже также уважением вас вам ваш
 and or but i me my mine the a an is am are was were not no to of in on at for with from
-please thanks thank it this that be been have has had here there
+please thanks thank it this that be been have has had here there yours truly all
 """.split())
 
 _PATRONYMIC = (
@@ -144,12 +144,12 @@ _CUES_STRONG = (
     r"меня\s+зовут", r"зовут\s+меня", r"мо[её]\s+имя", r"моя\s+фамилия", r"ф\.?\s?и\.?\s?о\.?",
     r"с\s+уважением", r"my\s+name\s+is", r"my\s+name's", r"my\s+full\s+name\s+is", r"full\s+name",
     r"name\s*:", r"имя\s*:", r"фамилия\s*:",
+    r"(?:best\s+|kind\s+|warm\s+)?regards", r"sincerely", r"yours\s+(?:truly|sincerely)",
 )
 _CUES_WEAK = (
     r"ип", r"господин(?:а|у|ом)?", r"госпож(?:а|и|е|у|ой)", r"гражданин(?:а|у|ом)?",
     r"гражданк(?:а|и|е|у|ой)", r"зовут", r"спросить", r"позовите", r"пишет",
     r"благодарю", r"спасибо", r"заранее\s+спасибо", r"всего\s+доброго", r"подпись",
-    r"(?:best\s+|kind\s+|warm\s+)?regards", r"sincerely", r"yours\s+(?:truly|sincerely)",
     r"cheers", r"thanks", r"thank\s+you", r"many\s+thanks",
     r"mrs?\.?", r"ms\.?", r"miss", r"mx\.?", r"dr\.?", r"prof\.?",
     r"agent", r"operator", r"representative", r"rep", r"advisor", r"adviser", r"manager",
@@ -267,7 +267,9 @@ def _count_name_words(text: str, span: tuple[int, int]) -> int:
     return len(_TITLE_WORD.findall(text, *span)) + text.count(".", *span)
 
 
-def _rule_spans(text: str) -> list[tuple[int, int]]:
+def _rule_spans(text: str, dictionary: bool = False) -> list[tuple[int, int]]:
+    """Spans the patterns find; ``dictionary``: natasha's dictionary may confirm
+    lower-case names after weak cues (without it those are not looked for)."""
     spans: list[tuple[int, int]] = []
     add = spans.append
     low = text.lower()
@@ -311,14 +313,19 @@ def _rule_spans(text: str) -> list[tuple[int, int]]:
     for m in _NAME_HERE.finditer(text) if _HERE_GATE.search(low) else ():
         if _name_word(m.group(1).split()[0]):
             add(m.span(1))
-    # An all lower-case text has no capitals to go by: names after a cue are
-    # taken when they close the text or a clause ("best regards, chris wilson").
-    if not _HAS_CAPITAL.search(text):
+    # An all lower-case text has no capitals to go by: words after a weak cue
+    # that close the text or a clause are a name when the dictionary says every
+    # one of them is ("получатель кузнецова мария", not "пишет блокировка" or
+    # "спасибо заранее").
+    if dictionary and not _HAS_CAPITAL.search(text):
         for cue, need in ((_CUE_WEAK, 1), (_CUE_PAIR, 2)):
             for m in _cue_matches(cue, text, low):
                 span = _take_words(text, m.end(), lower=True)
-                if (span is not None and _LOWER_CLAUSE_END.match(text, span[1])
-                        and len(text[span[0]:span[1]].split()) >= need):
+                if span is None or not _LOWER_CLAUSE_END.match(text, span[1]):
+                    continue
+                words = text[span[0]:span[1]].split()
+                if len(words) >= need and all(
+                        _is_name_word(w.rstrip("."), top_only=False) for w in words):
                     add(span)
     for m in _cue_matches(_CUE_GREETING, text, low):
         span = _take_words(text, m.end(), lower=False, max_words=2)
@@ -362,6 +369,8 @@ _PLACE_BEFORE = re.compile(
     r"|район\w*|метро|ст|станци\w*)\.?|[«\"])[ \u00a0]*$",
     re.IGNORECASE,
 )
+# "на Гагарина 14", "Ленина, д. 5": a house number after it.
+_HOUSE_NUMBER = re.compile(r"[ \u00a0]*,?[ \u00a0]*(?:д\.|дом)?[ \u00a0]*\d")
 _PLACE_PREPOSITION = re.compile(r"(?:^|[\s(])(?:в|во|из|под|до|около|через)[ \u00a0]+$",
                                 re.IGNORECASE)
 
@@ -396,6 +405,13 @@ def _tags(word: str) -> tuple[str, ...]:
     return tuple(str(t) for t in models[1].tag(word))
 
 
+@lru_cache(maxsize=65536)
+def _known(word: str) -> bool:
+    models = _models()
+    assert models is not None
+    return bool(models[1].word_is_known(word.lower()))
+
+
 _CYRILLIC_WORD = re.compile(r"[а-яё]", re.IGNORECASE)
 
 
@@ -415,7 +431,7 @@ def _is_name_word(word: str, *, top_only: bool) -> bool:
 def _is_place(text: str, start: int, word: str) -> bool:
     """Whether the capitalised word at ``start`` names a street or town."""
     before = text[max(0, start - 24):start]
-    if _PLACE_BEFORE.search(before):
+    if _PLACE_BEFORE.search(before) or _HOUSE_NUMBER.match(text, start + len(word)):
         return True
     return bool(_PLACE_PREPOSITION.search(before)) and any("Geox" in t for t in _tags(word))
 
@@ -456,7 +472,8 @@ def _ner_spans(text: str) -> list[tuple[int, int]]:
         word = m.group()
         if word.lower() in _NOT_NAMES:
             continue
-        if len(word) >= 3 and _is_name_word(word, top_only=True):
+        # A word the dictionary only guesses at ("Скрлько") is left to the model.
+        if len(word) >= 3 and _is_name_word(word, top_only=True) and _known(word):
             if not _is_place(text, m.start(), word):
                 spans.append(m.span())
             hint = True
@@ -521,12 +538,13 @@ def find_names(text: str, mode: str = "auto") -> list[tuple[int, int]]:
     """
     if mode not in NAME_MODES:
         raise ValueError(f"mode must be one of {list(NAME_MODES)}, got {mode!r}")
-    spans = _rule_spans(text)
-    if mode == "ner" or (mode == "auto" and ner_available()):
-        if not ner_available():
-            raise ImportError(
-                "Finding names with NER needs natasha: pip install sklearn-llmcluster[ner]"
-            )
+    use_ner = mode == "ner" or (mode == "auto" and ner_available())
+    if use_ner and not ner_available():
+        raise ImportError(
+            "Finding names with NER needs natasha: pip install sklearn-llmcluster[ner]"
+        )
+    spans = _rule_spans(text, dictionary=use_ner)
+    if use_ner:
         # The dictionary also takes verbs off the edges of rule spans.
         spans = [_trim(text, s, e) for s, e in spans] + _ner_spans(text)
     if not spans:

@@ -40,8 +40,14 @@ def _label(name: str) -> str:
     return name if len(name) <= _MAX_LABEL else name[: _MAX_LABEL - 1] + "…"
 
 
+#: The chart's words in the report's languages (the title is the notebook's only).
+_WORDS = {"en": ("requests", "existing", "new in this run"),
+          "ru": ("обращений", "существовавшие", "новые в этом запуске")}
+
+
 def draw_cluster_bars(ax: Any, clusters: Sequence[Cluster], *, top: int = 20,
-                      new_ids: Iterable[str] = (), title: bool = True) -> Any:
+                      new_ids: Iterable[str] = (), title: bool = True,
+                      language: str = "en") -> Any:
     """Draw horizontal bars of cluster sizes on ``ax``, the largest on top.
 
     Parameters
@@ -55,6 +61,8 @@ def draw_cluster_bars(ax: Any, clusters: Sequence[Cluster], *, top: int = 20,
         Ids drawn in a second colour and named in a legend.
     title : bool, default=True
         Set a title (saying how many clusters are left out, if any).
+    language : {"en", "ru"}, default="en"
+        Of the axis label and the legend.
 
     Returns
     -------
@@ -68,7 +76,8 @@ def draw_cluster_bars(ax: Any, clusters: Sequence[Cluster], *, top: int = 20,
     # parse_math=False: a "$" in a request's cluster name must not start TeX.
     ax.set_yticks(positions, [_label(c.name) for c in shown], parse_math=False)
     ax.bar_label(bars, labels=[str(c.size) for c in shown], padding=3, fontsize=8)
-    ax.set_xlabel("requests")
+    axis_label, existing, new_label = _WORDS.get(language, _WORDS["en"])
+    ax.set_xlabel(axis_label)
     from matplotlib.ticker import MaxNLocator
 
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -82,8 +91,8 @@ def draw_cluster_bars(ax: Any, clusters: Sequence[Cluster], *, top: int = 20,
     if any(c.id in new for c in shown):
         from matplotlib.patches import Patch
 
-        ax.legend(handles=[Patch(color=_BAR_COLOR, label="existing"),
-                           Patch(color=_NEW_COLOR, label="new in this run")],
+        ax.legend(handles=[Patch(color=_BAR_COLOR, label=existing),
+                           Patch(color=_NEW_COLOR, label=new_label)],
                   loc="lower right", frameon=False, fontsize=8)
     return ax
 

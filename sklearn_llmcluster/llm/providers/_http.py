@@ -349,6 +349,10 @@ class HTTPProvider:
         self.max_retry_wait = float(max_retry_wait)
         self.is_remote = host_is_remote(self.base_url) if is_remote is None else bool(is_remote)
         self._api_key = api_key or None
+        #: Whether any request reached the server (an HTTP answer of any
+        #: status) in this process: a refused connection before that means
+        #: nothing listens at the address, after it a server restarting.
+        self._reached = False
         self._init_transient()
 
     # -- state that never leaves the process -------------------------------
@@ -371,6 +375,7 @@ class HTTPProvider:
         # Credentials that were in the URL stay behind too; requests go to
         # the URL without them.
         self._secret_base_url = None
+        self._reached = False
         for flag in self._checks:
             setattr(self, flag, False)
         self._init_transient()
@@ -505,6 +510,7 @@ class HTTPProvider:
             except requests.exceptions.RequestException as exc:
                 err = self._transport_error(exc, url)
             else:
+                self._reached = True
                 if raw:
                     return response, attempt
                 err = self._check_response(response, url)
@@ -564,12 +570,32 @@ class HTTPProvider:
         if timed_out:
             cls, what = ProviderTimeoutError, f"timed out ({type(exc).__name__})"
         elif "refused" in text:
+            if not getattr(self, "_reached", True):
+                return self._nothing_listens(url)
             cls, what = ProviderUnavailableError, "cannot connect (connection refused)"
         elif "resolve" in text or "name or service" in text or "nodename" in text:
             cls, what = ProviderUnavailableError, "cannot connect (host name not found)"
         else:
             cls, what = ProviderUnavailableError, f"cannot connect ({type(exc).__name__})"
         return self._make_error(cls, what, url=url)
+
+    def _nothing_listens(self, url: str) -> ProviderError:
+        """The error for a refused connection to a server never reached: not retried.
+
+        A refused connection is answered at once by the host: nothing listens
+        at that port (the server is not started, or the URL is wrong).
+        Waiting does not change that, so it is neither retried here nor by
+        the engine (the error is fatal); once a server has answered, a
+        refusal is a restart and is retried like any transient fault.
+        """
+        err = self._make_error(
+            ProviderUnavailableError, "cannot connect (connection refused): nothing listens "
+            "at this address", url=url,
+            advice=self._advice(ProviderUnavailableError) + "; a server that is not started "
+            "or a wrong URL or port is not retried")
+        err.retryable = False
+        err.fatal = True
+        return err
 
     def _check_response(self, response: requests.Response, url: str):
         if response.status_code >= 400 or response.status_code < 200:

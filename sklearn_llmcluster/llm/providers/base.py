@@ -18,6 +18,9 @@ class LLMResponse(str):
     ----------
     prompt_tokens, completion_tokens : int or None
         Token counts from the response, ``None`` when the server sent none.
+    cached_prompt_tokens : int or None
+        Part of ``prompt_tokens`` served from the server's prompt cache,
+        ``None`` when the server did not say.
     retries : int
         Transport-level retries the provider made before this answer.
     model : str or None
@@ -28,6 +31,7 @@ class LLMResponse(str):
 
     prompt_tokens: int | None
     completion_tokens: int | None
+    cached_prompt_tokens: int | None
     retries: int
     model: str | None
     finish_reason: str | None
@@ -41,6 +45,7 @@ class LLMResponse(str):
         retries: int = 0,
         model: str | None = None,
         finish_reason: str | None = None,
+        cached_prompt_tokens: int | None = None,
     ) -> "LLMResponse":
         obj = super().__new__(cls, text)
         obj.prompt_tokens = prompt_tokens
@@ -48,16 +53,20 @@ class LLMResponse(str):
         obj.retries = retries
         obj.model = model
         obj.finish_reason = finish_reason
+        obj.cached_prompt_tokens = cached_prompt_tokens
         return obj
 
     def __reduce__(self):
         return (_rebuild_response, (str(self), self.prompt_tokens, self.completion_tokens,
-                                    self.retries, self.model, self.finish_reason))
+                                    self.retries, self.model, self.finish_reason,
+                                    self.cached_prompt_tokens))
 
 
-def _rebuild_response(text, prompt_tokens, completion_tokens, retries, model, finish_reason):
+def _rebuild_response(text, prompt_tokens, completion_tokens, retries, model, finish_reason,
+                      cached_prompt_tokens=None):
     return LLMResponse(text, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
-                       retries=retries, model=model, finish_reason=finish_reason)
+                       retries=retries, model=model, finish_reason=finish_reason,
+                       cached_prompt_tokens=cached_prompt_tokens)
 
 
 class CallableProvider:

@@ -139,6 +139,8 @@ class OpenAIProvider(HTTPProvider):
         self.embed_model = embed_model
         self.extra_body = dict(extra_body or {})
         self._dropped: set[str] = set()
+        #: Whether an answer came from llama.cpp's server (it sends "timings").
+        self._seen_llamacpp = False
 
     def _headers(self, url: str) -> dict[str, str]:
         headers = super()._headers(url)
@@ -180,10 +182,20 @@ class OpenAIProvider(HTTPProvider):
             payload["seed"] = self.seed
         if json_schema is not None:
             payload["response_format"] = self._response_format(json_schema)
+        if self._sends_cache_prompt():
+            payload["cache_prompt"] = True
         payload.update(self.extra_body)
         for name in self._dropped:
             payload.pop(name, None)
         return payload
+
+    def _sends_cache_prompt(self) -> bool:
+        """Whether requests ask llama.cpp's server to reuse its cached prompt prefix.
+
+        OpenAI rejects fields it does not know, so only the compatible
+        provider sends ``cache_prompt`` (see its ``cache_prompt`` parameter).
+        """
+        return False
 
     def _adapt(self, payload: dict, exc: BadRequestError, adapted: set[str]) -> bool:
         """Fix ``payload`` after an "unsupported parameter" 400; ``False`` if it cannot.
@@ -288,6 +300,15 @@ class OpenAIProvider(HTTPProvider):
             err.retryable = False
             raise err
         usage = data.get("usage") or {}
+        details = usage.get("prompt_tokens_details")
+        timings = data.get("timings")
+        cached = first_int(details.get("cached_tokens")) if isinstance(details, dict) else None
+        if isinstance(timings, dict):
+            # Only llama.cpp's server sends "timings"; "cache_n" is the prompt
+            # it reused from its cache (older versions report it nowhere else).
+            self._seen_llamacpp = True
+            if cached is None:
+                cached = first_int(timings.get("cache_n"))
         return LLMResponse(
             content or "",
             prompt_tokens=first_int(usage.get("prompt_tokens")),
@@ -295,6 +316,7 @@ class OpenAIProvider(HTTPProvider):
             retries=retries,
             model=data.get("model") or self.model,
             finish_reason=choice.get("finish_reason"),
+            cached_prompt_tokens=cached,
         )
 
     def embed(self, texts: list[str], *, batch_size: int = 256) -> np.ndarray:
@@ -342,6 +364,13 @@ class OpenAICompatibleProvider(OpenAIProvider):
         when the URL has no path.
     embed_model : str, optional
         Model for :meth:`embed`; defaults to ``model``.
+    cache_prompt : bool or "auto", default="auto"
+        Send llama.cpp's ``"cache_prompt": true``, so its server reuses the
+        cached prefix shared with the previous prompt (the instructions and
+        the cluster list) instead of evaluating it again. ``"auto"`` sends
+        it once an answer shows the server is llama.cpp's (it reports
+        ``timings``): other servers are not sent a field they do not know.
+        ``True`` always sends it (vLLM and Ollama ignore unknown fields).
     **kwargs
         As for :class:`OpenAIProvider`.
 
@@ -365,9 +394,21 @@ class OpenAICompatibleProvider(OpenAIProvider):
         *,
         token_param: str = "max_tokens",
         embed_model: str | None = None,
+        cache_prompt: bool | str = "auto",
         **kwargs: Any,
     ) -> None:
         if base_url and urlsplit(base_url).path.strip("/") == "":
             base_url = join_url(base_url.rstrip("/"), "/v1")
+        if cache_prompt not in ("auto", True, False):
+            raise ConfigurationError(
+                f"cache_prompt must be 'auto', True or False, got {cache_prompt!r}")
         super().__init__(model, base_url, token_param=token_param, embed_model=embed_model,
                          **kwargs)
+        self.cache_prompt = cache_prompt
+
+    def _sends_cache_prompt(self) -> bool:
+        # getattr: a provider pickled before these existed.
+        setting = getattr(self, "cache_prompt", "auto")
+        if setting == "auto":
+            return getattr(self, "_seen_llamacpp", False)
+        return bool(setting)
