@@ -433,7 +433,7 @@ def test_a_partial_fit_that_raises_leaves_the_model_as_it_was(one_proposal_a_rou
     assert all(c.size > 0 for c in model.clusters_)
 
 
-def test_a_first_fit_that_raises_leaves_the_model_unfitted():
+def test_a_first_fit_that_raises_leaves_the_model_unfitted(one_proposal_a_round):
     from sklearn.exceptions import NotFittedError
 
     from sklearn_llmcluster.exceptions import AuthenticationError
