@@ -32,6 +32,7 @@ from .taxonomy.registry import ClusterRegistry, load_registry, save_clusters
 from .representation.embedders import (
     Embedder, ProviderEmbedder, best_local_embedder, check_embedder_spec, resolve_embedder)
 from .representation.normalization import dedup_key, is_blank
+from .representation.offline import check_n_clusters
 
 if TYPE_CHECKING:
     from .llm.budget import CostEstimate
@@ -40,7 +41,8 @@ __all__ = ["LLMClusterer"]
 
 OFFLINE_WARNING = (
     "No LLM provider is configured, so the offline engine is used: clusters are "
-    "found with TF-IDF features and named by their keywords. For LLM-named clusters "
+    "found by similarity of the texts' embeddings and named by a phrase of their most "
+    "typical requests. For LLM-named clusters "
     "pass provider='ollama:qwen3:30b' (or 'openai:gpt-4o-mini', 'anthropic:claude-haiku-4-5', "
     "...), or set DEFAULT_LLM_PROVIDER / OLLAMA_MODEL in the environment or a .env file "
     "(see env.example)."
@@ -64,29 +66,9 @@ def _deduplicate(texts: list[str]) -> tuple[list[str], np.ndarray]:
     return unique, inverse
 
 
-N_CLUSTERS_FORMS = ("None (as many as the data has), a positive integer (a target, e.g. 30) "
-                    "or a (min, max) pair of positive integers with min <= max "
-                    "(e.g. (60, 90))")
-
-
-def _checked_n_clusters(value: Any) -> Any:
-    """``n_clusters`` as None, an int or an (int, int) tuple; ValueError naming the forms."""
-    def count(x: Any) -> bool:
-        return not isinstance(x, bool) and isinstance(x, (int, np.integer)) and x >= 1
-
-    if value is None:
-        return None
-    if count(value):
-        return int(value)
-    if isinstance(value, (tuple, list)) and len(value) == 2 and all(map(count, value)) \
-            and value[0] <= value[1]:
-        return (int(value[0]), int(value[1]))
-    raise ValueError(f"n_clusters must be {N_CLUSTERS_FORMS}; got {value!r}")
-
-
 def _target_words(value: Any) -> str | None:
     """``n_clusters`` as the proposer's prompt says it (None: no target)."""
-    value = _checked_n_clusters(value)
+    value = check_n_clusters(value)
     if value is None:
         return None
     if isinstance(value, tuple):
@@ -149,7 +131,8 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
     batch_size : int, default=30
         Texts per judge call.
     max_new_clusters : int, default=10
-        Most clusters created per proposal call.
+        Most clusters created per proposal call of an LLM (the offline
+        engine proposes all the clusters of its search at once).
     min_cluster_size : int, default=5
         A cluster is ``"tentative"`` until it has this many members, then ``"active"``;
         at least 1.
@@ -228,6 +211,8 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         ``min`` and goes on while there are more than ``max``. Counts live
         topic clusters (not no-intent ones). Merging can only lower the
         count: data with fewer intents than ``min`` gives fewer clusters.
+        The offline engine searches its granularity for it instead (see
+        :doc:`/offline`). ``partial_fit`` adds clusters only for what is new.
     shortlist : bool or ShortlistSettings, default=True
         Show each LLM judge call only the clusters likely to fit its texts
         (by text similarity), once there are more than 20: a judge prompt
@@ -398,6 +383,7 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
                                   or value == 0 or value < -1):
             raise ValueError("n_jobs must be None (one job), a positive integer or -1 (all "
                              f"cores), got {value!r}")
+        check_n_clusters(self.n_clusters)
         if self.redact_pii not in ("auto", True, False):
             raise ValueError(f"redact_pii must be 'auto', True or False, got {self.redact_pii!r}")
         if not any(self.fast_path is v for v in (False, True)) \
@@ -417,7 +403,7 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
                                       or not isinstance(value, (int, np.integer)) or value < 1):
                 raise ValueError(f"{name} must be None or a positive integer ({what}), "
                                  f"got {value!r}")
-        _checked_n_clusters(self.n_clusters)
+        check_n_clusters(self.n_clusters)
         from .discovery.shortlists import ShortlistSettings
 
         if not (self.shortlist is True or self.shortlist is False
@@ -477,6 +463,7 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         self.provider_, self.client_, self.proposer_, self.judge_ = self._components()
         self.embedder_, self._embedder_note_ = self._new_embedder(self.provider_, self.client_)
         self._embedder_spec_ = self.embedder
+        self._share_embedder()
         self.registry_ = ClusterRegistry(min_cluster_size=self.min_cluster_size)
         self.fast_path_ = self._new_fast_path(self.embedder_)
         self.shortlist_index_ = None
@@ -499,6 +486,12 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
                 redact=getattr(client, "redact", None))
         self._connect_embedder(embedder, provider, client)
         return embedder, note
+
+    def _share_embedder(self) -> None:
+        """Let the offline engine the estimator built work on ``embedder_``."""
+        engine = getattr(self.proposer_, "engine", None)
+        if self.provider_ == "offline" and engine is not None and engine.embedder_ is None:
+            engine.embedder = self.embedder_
 
     def _report_embedder_choice(self) -> None:
         note = getattr(self, "_embedder_note_", None)
@@ -541,9 +534,13 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
 
             if self.provider is None:
                 warnings.warn(OFFLINE_WARNING, LLMClusterWarning, stacklevel=4)
+            # All the clusters of its search in one call: the offline engine's
+            # granularity is n_clusters, not a per-call cap (which, with
+            # max_rounds, used to stop large runs silently at 300 clusters).
+            # Its embedder is the estimator's embedder_ (see _share_embedder).
             engine = OfflineEngine(random_state=self.random_state,
                                    language=self.language or "auto",
-                                   max_new_clusters=self.max_new_clusters)
+                                   n_clusters=self.n_clusters)
             return ("offline", None, proposer if proposer is not None else engine.proposer,
                     judge if judge is not None else engine.judge)
         from .discovery.judge import LLMJudge
@@ -586,10 +583,11 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
                 return
             self._check_params()
             engine = getattr(self.proposer_, "engine", None)
-            if self.provider_ == "offline" and not changed & {"provider", "proposer", "judge"}:
+            if self.provider_ == "offline" \
+                    and not changed & {"provider", "proposer", "judge", "embedder"}:
                 if engine is not None:  # the settings the offline engine reads
                     engine.language = self.language or "auto"
-                    engine.max_new_clusters = self.max_new_clusters
+                    engine.n_clusters = check_n_clusters(self.n_clusters)
                 components = (self.provider_, self.client_, self.proposer_, self.judge_)
             else:
                 # Same provider setting: keep the provider the fit resolved
@@ -609,6 +607,7 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
                 if "fast_path" in changed or new_features else self.fast_path_
             self.provider_, self.client_, self.proposer_, self.judge_ = components
             self.embedder_, self._embedder_spec_ = embedder, self.embedder
+            self._share_embedder()
             if "embedder" in changed and note:
                 self._report(note)
             self.fast_path_ = fast_path
@@ -637,11 +636,12 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
             # clusters (ACC 0.27 -> 0.48 on BANKING77) when it sees every
             # unassigned text at once instead of a prompt-sized sample.
             proposal_size = sys.maxsize
+        max_new = self.max_new_clusters if self.provider_ != "offline" else sys.maxsize
         settings = EngineSettings(
-            batch_size=self.batch_size, max_new_clusters=self.max_new_clusters,
+            batch_size=self.batch_size, max_new_clusters=max_new,
             proposal_size=proposal_size, max_rounds=self.max_rounds,
             n_jobs=self.n_jobs, random_state=self.random_state,
-            n_clusters=_checked_n_clusters(self.n_clusters),
+            n_clusters=check_n_clusters(self.n_clusters),
         )
         budget = None
         if self.client_ is not None:

@@ -598,9 +598,12 @@ def test_a_predict_whose_new_settings_fail_leaves_the_model_as_it_was(intent_tex
     assert np.array_equal(model.predict(texts), labels)
 
 
-def test_set_params_language_and_cap_reach_a_fitted_offline_engine():
+def test_set_params_language_and_n_clusters_reach_a_fitted_offline_engine():
+    # max_new_clusters caps an LLM's proposals per call; the offline engine
+    # proposes every cluster of its search at once (its granularity is n_clusters).
     model = LLMClusterer(provider="offline", random_state=0, max_new_clusters=2)
     model.fit(_demo_en(100)["text"].tolist())
-    model.set_params(language="ru", max_new_clusters=7)
+    assert model.n_clusters_ > 2 and model.proposer_.engine.max_new_clusters is None
+    model.set_params(language="ru", n_clusters=(5, 9))
     model.predict(["card blocked"])
-    assert (model.proposer_.engine.language, model.proposer_.engine.max_new_clusters) == ("ru", 7)
+    assert (model.proposer_.engine.language, model.proposer_.engine.n_clusters) == ("ru", (5, 9))

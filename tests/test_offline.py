@@ -97,16 +97,20 @@ def test_default_resolution_keeps_intents_apart():
     assert {intent_of(p) for p in proposals} == set(INTENTS)
 
 
-def test_names_are_distinctive_words_and_descriptions_quote_members(fitted):
+def test_names_are_phrases_of_central_requests_and_descriptions_quote_members(fitted):
     _, proposals, _ = fitted
     for p in proposals:
-        words = set(p.name.split(" / "))
+        # A phrase from the requests themselves, in their language, not a keyword list.
+        words = set(p.name.lower().split())
+        assert " / " not in p.name and 2 <= len(words) <= 6, p.name
         assert words & NAME_WORDS[intent_of(p)], p.name
-        assert not words & {"my", "the", "мою", "на", "how", "как"}, p.name
+        assert p.name[0].isupper() and p.name[-1] not in ".,!?", p.name
+        assert any(p.name.lower() in TEXTS[m].lower() for m in p.members), p.name
         assert p.summary and p.criteria
         assert any(TEXTS[m] in p.criteria for m in p.members)
     russian = [p for p in proposals if intent_of(p) in ("block_card", "transfer")]
     assert all("Обращения" in p.summary for p in russian)
+    assert all(_has_cyrillic(p.name) for p in russian)
     assert all(p.summary.startswith("Requests") for p in proposals if p not in russian)
 
 
@@ -308,9 +312,9 @@ def test_texts_with_no_features_are_claimed_by_no_cluster():
 
 
 def test_a_saved_engine_keeps_no_introspection_data_and_single_precision_components():
-    eng = engine()
+    eng = engine(embedder="tfidf")
     eng.propose(TEXTS * 3 + [t.upper() for t in TEXTS], [])
-    space = pickle.loads(pickle.dumps(eng))._space
+    space = pickle.loads(pickle.dumps(eng)).embedder_.space_
     assert all(getattr(v, "stop_words_", None) is None for v in space.vectorizers)
     assert space.svd.components_.dtype == np.float32
 
@@ -380,3 +384,169 @@ def test_an_offline_proposer_passed_by_hand_also_sees_every_text():
     LLMClusterer(proposer=Watching(eng), judge=eng.judge, random_state=0,
                  proposal_size=50).fit(texts)
     assert seen[0] == len(texts)
+
+
+def _has_cyrillic(text: str) -> bool:
+    return any("а" <= ch.lower() <= "я" for ch in text)
+
+
+# -- names an analyst reads ------------------------------------------------------------
+
+SMS = ["Доброго времени суток! Не приходит СМС с кодом", "Здравствуйте, не приходит смс с кодом",
+       "не приходит смс с кодом подтверждения, спасибо", "Не приходит СМС с кодом на телефон",
+       "смс с кодом не приходит уже час", "Добрый день. Не приходит СМС с кодом для входа"]
+BLOCKED = ["Здравствуйте! Заблокирована карта", "заблокирована карта, что делать?",
+           "Заблокирована карта. С уважением, Васильева Наталья",
+           "почему заблокирована карта 4276 1234 5678 9012", "Заблокирована карта, позвоните "
+           "мне +7 916 123-45-67", "Доброго времени суток, у меня заблокирована карта",
+           # A name with no signature before it: redact_pii finds it (natasha or rules).
+           "Заблокирована карта. Васильева Наталья",
+           "Меня зовут Васильева Наталья, заблокирована карта"]
+
+
+def test_names_leave_out_greetings_thanks_and_personal_data():
+    proposals = OfflineEngine(random_state=0, n_clusters=2).propose(SMS + BLOCKED, [])
+    names = sorted(p.name for p in proposals)
+    assert [n.lower() for n in names] == ["заблокирована карта", "не приходит смс с кодом"]
+    text = " ".join(p.name + p.summary + p.criteria for p in proposals).lower()
+    for leaked in ("4276", "916", "123-45-67", "васильева", "наталья"):
+        assert leaked not in text
+    assert not any(g in n.lower() for n in names for g in ("доброго", "здравствуйте", "спасибо"))
+
+
+def test_names_are_unique_within_the_model():
+    # Three clusters whose best phrase is the same text: each gets its own name.
+    eng = OfflineEngine(random_state=0, n_clusters=2)
+    first = eng.propose(SMS + BLOCKED, [])
+    existing = as_clusters(first)
+    again = eng.propose([t + " ?" for t in SMS + BLOCKED], existing)
+    keys = [p.name.lower() for p in first + again]
+    assert len(keys) == len(set(keys))
+
+
+# -- granularity ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def demo_texts():
+    from sklearn_llmcluster.datasets import load_demo
+
+    return load_demo("ru")["text"].tolist()
+
+
+@pytest.mark.parametrize("target", [8, 25])
+def test_an_int_n_clusters_gives_that_many_clusters(demo_texts, target):
+    proposals = OfflineEngine(embedder="tfidf", random_state=0, n_clusters=target).propose(
+        demo_texts, [])
+    assert len(proposals) == target
+
+
+def test_a_range_of_n_clusters_is_honoured_and_caps_later_searches(demo_texts):
+    eng = OfflineEngine(embedder="tfidf", random_state=0, n_clusters=(10, 14))
+    proposals = eng.propose(demo_texts, [])
+    assert 10 <= len(proposals) <= 14
+    clusters = as_clusters(proposals)
+    # A later search (partial_fit's new texts) may not go past the maximum.
+    filler = [Cluster(id=f"x{i}", name=f"x{i}") for i in range(14 - len(clusters))]
+    with pytest.warns(LLMClusterWarning, match=r"allows at most 14 clusters.*Raise the maximum"):
+        assert eng.propose(demo_texts[:200], clusters + filler) == []
+
+
+def test_n_clusters_is_validated_naming_the_accepted_forms():
+    for bad in (0, -3, 2.5, "30", (5,), (9, 3), (0, 4), True):
+        with pytest.raises(ValueError, match=r"None .*positive int .*\(min, max\)"):
+            OfflineEngine(n_clusters=bad)
+        with pytest.raises(ValueError, match=r"None .*positive int .*\(min, max\)"):
+            LLMClusterer(provider="offline", n_clusters=bad).fit(TEXTS)
+
+
+def test_the_estimator_passes_n_clusters_and_its_embedder_to_the_engine(demo_texts):
+    from sklearn.base import clone
+
+    model = LLMClusterer(provider="offline", embedder="tfidf", n_clusters=12, random_state=0)
+    assert clone(model).get_params()["n_clusters"] == 12
+    model.fit(demo_texts)
+    assert model.n_clusters_ == 12
+    assert model.proposer_.engine.embedder_ is model.embedder_
+    model.set_params(n_clusters=(3, 20))
+    model.predict(demo_texts[:5])
+    assert model.proposer_.engine.n_clusters == (3, 20)
+
+
+def test_too_many_clusters_asked_for_warns_with_the_fix():
+    with pytest.warns(LLMClusterWarning, match=r"fewer than n_clusters=30.*Lower n_clusters"):
+        proposals = engine(embedder="tfidf", n_clusters=30).propose(TEXTS, [])
+    assert 1 <= len(proposals) < 30
+
+
+def test_max_fit_texts_warns_when_texts_are_not_learnt():
+    eng = engine(embedder="tfidf", max_fit_texts=20)
+    with pytest.warns(LLMClusterWarning, match=r"max_fit_texts=20 .*Raise max_fit_texts"):
+        eng.propose(TEXTS, [])
+
+
+def test_max_rounds_stopping_discovery_with_texts_left_warns():
+    from sklearn_llmcluster.testing import OracleProvider
+
+    gold = dict(zip(TEXTS, GOLD))
+    model = LLMClusterer(provider=OracleProvider(gold), max_new_clusters=1, max_rounds=1,
+                         proposal_size=40, random_state=0)
+    with pytest.warns(LLMClusterWarning, match=r"max_rounds=1 .*Raise max_rounds"):
+        model.fit(TEXTS)
+    assert (model.labels_ == -1).any()
+
+
+# -- the community search and the packaged model --------------------------------------
+
+
+def test_scikit_network_louvain_output_is_pinned_on_a_tiny_graph():
+    # Two 4-cliques joined by one weak edge, and a triangle: an upgrade of
+    # scikit-network that changed this partition would fail here.
+    from sklearn_llmcluster.representation.offline import _louvain
+    import scipy.sparse as sp
+
+    edges = [(a, b, 1.0) for group in ([0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 10])
+             for i, a in enumerate(group) for b in group[i + 1:]] + [(3, 4, 0.1), (7, 8, 0.1)]
+    rows, cols, vals = zip(*edges)
+    graph = sp.coo_matrix((vals, (rows, cols)), shape=(11, 11)).tocsr()
+    graph = (graph + graph.T).tocsr()
+    assert _louvain(graph, 1.0).tolist() == [0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2]
+    assert _louvain(graph, 0.01).tolist() == [0] * 11
+
+
+def test_without_scikit_network_the_builtin_louvain_runs_with_a_warning(monkeypatch):
+    import sys
+
+    from sklearn_llmcluster.representation import offline
+
+    monkeypatch.setitem(sys.modules, "sknetwork", None)
+    monkeypatch.setitem(sys.modules, "sknetwork.clustering", None)
+    monkeypatch.setattr(offline, "_FALLBACK_WARNED", False)
+    with pytest.warns(LLMClusterWarning, match=r"sklearn-llmcluster\[offline\]"):
+        proposals = engine(embedder="tfidf").propose(TEXTS, [])
+    assert {intent_of(p) for p in proposals} == set(INTENTS)
+
+
+def test_the_packaged_model_pickles_without_its_weights_and_judges_the_same():
+    eng = OfflineEngine(embedder="use-multilingual", random_state=0, n_clusters=4)
+    proposals = eng.propose(TEXTS, [])
+    assert {intent_of(p) for p in proposals} == set(INTENTS)
+    blob = pickle.dumps(eng)
+    assert len(blob) < 2_000_000  # the model's weights are 33 MB
+    clusters = as_clusters(proposals)
+    probe = ["my card did not come", "перевести деньги маме", "reset my password"]
+    assert pickle.loads(blob).assign(probe, clusters) == eng.assign(probe, clusters)
+
+
+def test_new_texts_in_partial_fit_join_old_clusters_or_make_new_ones():
+    old = [t for t, g in zip(TEXTS, GOLD) if g != "transfer"]
+    new = [t for t, g in zip(TEXTS, GOLD) if g == "transfer"]
+    model = LLMClusterer(provider="offline", random_state=0, embedder="use-multilingual")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LLMClusterWarning)
+        model.fit(old)
+        n_old = model.n_clusters_
+        model.partial_fit(["where is my card, it never arrived"] + new)
+    labels = model.labels_
+    assert 0 <= labels[0] < n_old  # a known intent: an old cluster
+    assert (labels[1:] >= n_old).mean() >= 0.8  # a new intent: new clusters

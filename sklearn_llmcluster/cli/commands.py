@@ -216,8 +216,8 @@ def _run(args: argparse.Namespace, out: OutputFolder, progress: Progress,
         message = str(warning.message)
         if message == OFFLINE_WARNING:
             if not args.quiet:
-                print("note: no LLM provider is configured, so the offline engine (TF-IDF "
-                      "keywords) named the clusters; pass --provider (e.g. "
+                print("note: no LLM provider is configured, so the offline engine named the "
+                      "clusters after their typical requests; pass --provider (e.g. "
                       "ollama:qwen3:30b) for LLM-named clusters.", file=sys.stderr)
         elif issubclass(warning.category, LLMClusterWarning) or args.debug:
             print(f"warning: {' '.join(message.split())}", file=sys.stderr)

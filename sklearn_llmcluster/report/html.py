@@ -254,7 +254,8 @@ class _Summary:
 def _describe_provider(model: Any) -> str:
     provider = getattr(model, "provider_", None)
     if provider == "offline":
-        return "offline engine (TF-IDF, no LLM)"
+        embedder = getattr(getattr(model, "embedder_", None), "name", None)
+        return f"offline engine ({embedder}, no LLM)" if embedder else "offline engine (no LLM)"
     if provider is None:
         return "custom proposer and judge"
     name = getattr(provider, "name", None) or type(provider).__name__
