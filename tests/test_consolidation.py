@@ -312,7 +312,7 @@ def test_the_proposer_is_told_the_target():
 def test_invalid_n_clusters_names_the_accepted_forms(value):
     model = LLMClusterer(proposer=ParaphrasingProposer({}), judge=NoneJudge(),
                          n_clusters=value)
-    with pytest.raises(ValueError, match=r"n_clusters must be None .*a positive integer"
+    with pytest.raises(ValueError, match=r"n_clusters must be None .*a positive int"
                                          r".*\(min, max\) pair"):
         model.fit(["a text"])
 
