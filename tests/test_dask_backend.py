@@ -76,3 +76,20 @@ def test_an_outage_stops_the_run_on_dask_too(dask_client, data):
     with joblib.parallel_config(backend="dask"):
         with pytest.raises(ProviderUnavailableError, match="LLM calls all failed"):
             model.predict(texts)
+
+
+def test_embedding_chunks_run_on_dask_workers(dask_client, data):
+    from sklearn_llmcluster.representation import UseMultilingualEmbedder
+
+    texts = data[0][:50]
+    here = UseMultilingualEmbedder().transform(texts)
+    embedder = UseMultilingualEmbedder()
+    embedder.chunk_size = 10
+    with joblib.parallel_config(backend="dask"):
+        on_dask = embedder.transform(texts)
+    # Each worker process loaded the model from its own installed package.
+    np.testing.assert_allclose(on_dask, here, atol=1e-6)
+    loaded = dask_client.run(lambda: bool(
+        __import__("sklearn_llmcluster.representation.embedders",
+                   fromlist=["_MODELS"])._MODELS))
+    assert any(loaded.values())

@@ -190,8 +190,8 @@ class Embedder:
             todo.sort()
         size = max(1, int(self.chunk_size))
         chunks = [todo[s:s + size] for s in range(0, len(todo), size)]
-        if len(chunks) == 1:
-            results: Any = [_embed_chunk(self, [texts[i] for i in chunks[0]])]
+        if len(chunks) <= 1:  # no joblib overhead for one chunk (or none: all cached)
+            results: Any = [_embed_chunk(self, [texts[i] for i in chunk]) for chunk in chunks]
         else:
             # The current joblib backend: sequential by default, a Dask
             # cluster under parallel_config(backend="dask"). Threads when
