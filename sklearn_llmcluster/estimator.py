@@ -20,6 +20,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.utils.validation import check_is_fitted
 
+from .discovery.consolidation import Consolidator, LLMMerger
 from .discovery.engine import ClusteringEngine, EngineSettings, logger
 from .exceptions import LLMClusterWarning
 from .io.validation import split_stream, validate_texts
@@ -66,10 +67,20 @@ def _deduplicate(texts: list[str]) -> tuple[list[str], np.ndarray]:
     return unique, inverse
 
 
+def _target_words(value: Any) -> str | None:
+    """``n_clusters`` as the proposer's prompt says it (None: no target)."""
+    value = check_n_clusters(value)
+    if value is None:
+        return None
+    if isinstance(value, tuple):
+        return f"between {value[0]} and {value[1]} clusters in all"
+    return f"about {value} clusters in all"
+
+
 #: Parameters the provider, LLM client, proposer and judge are built from.
 _COMPONENT_PARAMS = ("provider", "proposer", "judge", "business_context", "language",
-                     "max_new_clusters", "temperature", "prompts", "cache", "redact_pii",
-                     "llm_log", "max_retries", "max_text_chars", "fast_path", "n_clusters")
+                     "max_new_clusters", "n_clusters", "temperature", "prompts", "cache",
+                     "redact_pii", "llm_log", "max_retries", "max_text_chars", "fast_path")
 
 
 def _fingerprint(value: Any) -> Any:
@@ -130,7 +141,9 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         Extra attempts for an answer that cannot be parsed or validated.
     n_jobs : int or None, default=4
         Parallel judge calls (joblib threads, or any joblib backend set with
-        ``joblib.parallel_config``). ``None`` means 1, ``-1`` all cores.
+        ``joblib.parallel_config``), and parallel proposal and merge calls
+        (threads). ``None`` means 1, ``-1`` all cores. Results do not depend
+        on it.
     random_state : int, RandomState or None, default=None
         Seeds the choice of texts shown to the proposer.
     verbose : int, default=0
@@ -204,6 +217,16 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         square root of the number of clusters (an LLM chooses its own
         number), none below 6 clusters; ``0``: no categories. ``partial_fit``
         puts new clusters into the existing categories or new ones.
+    n_clusters : None, int or (int, int), default=None
+        How many clusters to end with. ``None``: as many as the data has
+        (duplicates are still merged). An int ``N``: about ``N``; the
+        proposer is told the budget and the most similar clusters are merged
+        until at most ``N`` remain. A ``(min, max)`` pair: merging stops at
+        ``min`` and goes on while there are more than ``max``. Counts live
+        topic clusters (not no-intent ones). Merging can only lower the
+        count: data with fewer intents than ``min`` gives fewer clusters.
+        The offline engine searches its granularity for it instead (see
+        :doc:`/offline`). ``partial_fit`` adds clusters only for what is new.
     shortlist : bool or ShortlistSettings, default=True
         Show each LLM judge call only the clusters likely to fit its texts
         (by text similarity), once there are more than 20: a judge prompt
@@ -211,11 +234,6 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         every cluster in every call. A
         :class:`~sklearn_llmcluster.discovery.shortlists.ShortlistSettings`
         sets the sizes. Custom ``judge`` objects always see every cluster.
-    n_clusters : None, int or (int, int), default=None
-        How many clusters to make: ``None`` lets the data decide, an int is a
-        target (e.g. 30), a ``(min, max)`` pair bounds the count. The offline
-        engine searches its granularity for it (see :doc:`/offline`);
-        ``partial_fit`` adds clusters only for what is new.
 
     Attributes
     ----------
@@ -319,8 +337,8 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         embedder: Any = None,
         init_clusters: Any = None,
         n_categories: int | None = None,
-        shortlist: Any = True,
         n_clusters: Any = None,
+        shortlist: Any = True,
     ) -> None:
         self.provider = provider
         self.proposer = proposer
@@ -436,6 +454,7 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
             raise ValueError("init_clusters must be None, a list of dicts or Cluster records, "
                              "or the path of a clusters file (JSON, CSV or Excel), got "
                              f"{type(self.init_clusters).__name__}")
+        check_n_clusters(self.n_clusters)
         from .discovery.shortlists import ShortlistSettings
 
         if not (self.shortlist is True or self.shortlist is False
@@ -580,7 +599,8 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
 
         client = self._build_client(provider)
         if proposer is None:
-            proposer = LLMProposer(client, prompts, self.max_new_clusters)
+            proposer = LLMProposer(client, prompts, self.max_new_clusters,
+                                   target=_target_words(self.n_clusters))
         if judge is None:
             judge = LLMJudge(client, prompts)
         return provider, client, proposer, judge
@@ -672,6 +692,7 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
             batch_size=self.batch_size, max_new_clusters=max_new,
             proposal_size=proposal_size, max_rounds=self.max_rounds,
             n_jobs=self.n_jobs, random_state=self.random_state,
+            n_clusters=check_n_clusters(self.n_clusters),
         )
         budget = None
         if self.client_ is not None:
@@ -688,8 +709,17 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         return ClusteringEngine(
             self.proposer_, self.judge_, self.registry_, settings,
             pre_assign=fast_path if fast is not None and fast.is_trained else None,
-            report=self._report, budget=budget, embedder=self.embedder_,
-            shortlister=self._shortlister())
+            report=self._report, budget=budget, consolidator=self._consolidator(),
+            embedder=self.embedder_, shortlister=self._shortlister())
+
+    def _consolidator(self) -> Consolidator:
+        """Merges duplicate clusters: by the LLM when there is one, else by similarity."""
+        merger = None
+        if self.client_ is not None:
+            prompts = getattr(self.proposer_, "prompts", None) \
+                or getattr(self.judge_, "prompts", None) or self.prompts
+            merger = LLMMerger(self.client_, prompts)
+        return Consolidator(merger, n_jobs=self.n_jobs)
 
     def _estimated_shortlist(self):
         """Shortlist settings for :meth:`estimate_cost`, before or after fit."""
@@ -776,12 +806,21 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         self._fit_embedder(unique)
         engine = self._engine(fast_taken)
         if engine.shortlister is not None:
-            engine.shortlister.prepare(unique, self.registry_.clusters)
-        ids = self._judge_unpinned(engine, unique, usage)
-        created: list[str] = []
+            engine.shortlister.prepare(unique, self.registry_.live)
+        ids, created = self._no_intent_ids(unique, create=propose)
+        ids = self._judge_unpinned(engine, unique, usage, ids)
         if propose and unique:
             counts = np.bincount(inverse[inverse >= 0], minlength=len(unique))
-            ids, created = engine.discover(unique, ids, usage, counts=counts)
+            ids, found = engine.discover(unique, ids, usage, counts=counts)
+            created += found
+            left = sum(int(counts[i]) for i, cid in enumerate(ids) if cid is None)
+            if engine.stopped_at_max_rounds and left:
+                warnings.warn(
+                    f"discovery stopped after max_rounds={self.max_rounds} proposal rounds "
+                    f"with {left} of {len(texts)} texts still unassigned (-1): more clusters "
+                    "may be waiting. Raise max_rounds (or max_new_clusters, clusters per "
+                    "round), or call partial_fit on the -1 texts to go on.",
+                    LLMClusterWarning, stacklevel=4)
             if self.provider_ == "offline" and not len(self.registry_):
                 engine_min = getattr(getattr(self.proposer_, "engine", None),
                                      "min_cluster_size", None)
@@ -805,9 +844,10 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         return labels, usage, created
 
     def _judge_unpinned(self, engine: ClusteringEngine, unique: list[str],
-                        usage: LLMUsage) -> list[str | None]:
-        """Cluster id of each unique text: pinned ones by the analyst, the rest by the judge."""
-        ids = _edits.pinned_ids(self.registry_, unique)
+                        usage: LLMUsage, ids: list[str | None]) -> list[str | None]:
+        """Cluster id of each unique text: pinned ones by the analyst, then those already
+        in ``ids`` (no-intent rules), the rest by the judge."""
+        ids = [pin or cid for pin, cid in zip(_edits.pinned_ids(self.registry_, unique), ids)]
         live = _edits.live_clusters(self.registry_)
         todo = [i for i, cid in enumerate(ids) if cid is None]
         if todo and live:
@@ -820,6 +860,43 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
             for i, cid in zip(todo, answers):
                 ids[i] = cid
         return ids
+
+    def _no_intent_ids(self, texts: list[str], *, create: bool
+                       ) -> tuple[list[str | None], list[str]]:
+        """Ids of the no-intent clusters the rules put ``texts`` into (``None``: a request).
+
+        Greetings, thanks, noise and table footers (see
+        :mod:`~sklearn_llmcluster.discovery.no_intent`) go to their own
+        clusters, created when ``create`` (fit, partial_fit) and named in the
+        data's language; ``predict`` uses existing ones only. Returns the ids
+        and the ids of the clusters created.
+        """
+        from .discovery.no_intent import (
+            category_names, data_language, no_intent_category, no_intent_proposal)
+
+        ids: list[str | None] = [None] * len(texts)
+        created: list[str] = []
+        language = None
+        by_category: dict[str, str | None] = {}
+        for i, text in enumerate(texts):
+            category = no_intent_category(text)
+            if category is None:
+                continue
+            if category not in by_category:
+                existing = next((c for c in self.registry_.live if c.kind == "no_intent"
+                                 and c.name in category_names(category)), None)
+                if existing is None and create:
+                    if language is None:
+                        language = data_language(texts, self.language)
+                    cluster, is_new = self.registry_.add(no_intent_proposal(category, language))
+                    if cluster is not None and cluster.kind != "no_intent":
+                        cluster = None  # a topic cluster has that name: leave it to the judge
+                    if cluster is not None and is_new:
+                        created.append(cluster.id)
+                    existing = cluster
+                by_category[category] = None if existing is None else existing.id
+            ids[i] = by_category[category]
+        return ids, created
 
     def _labels_for(self, ids: list[str | None], inverse: np.ndarray) -> np.ndarray:
         """Row labels from the cluster id of each unique text (-1 for blanks and None)."""
@@ -1003,7 +1080,8 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         self._fit_embedder(unique)  # only after load_clusters or set_params(embedder=...)
         usage = LLMUsage()
         engine = self._engine()
-        ids = self._judge_unpinned(engine, unique, usage)
+        ids, _ = self._no_intent_ids(unique, create=False)
+        ids = self._judge_unpinned(engine, unique, usage, ids)
         labels = self._labels_for(ids, inverse)
         self._warn_about(usage, labels, engine)
         return labels

@@ -87,6 +87,42 @@ class _CallCounter:
         self._attempts = defaultdict(int)
 
 
+def _data_message(messages) -> str:
+    """The user message that carries the ``<requests>`` or ``<clusters>`` data."""
+    return next((m["content"] for m in messages if m.get("role") == "user"
+                 and ("<requests>" in m.get("content", "")
+                      or "<clusters>" in m.get("content", ""))), "")
+
+
+def _merge_answer(clusters: list[dict], label: Callable[[str], object]) -> str:
+    """A merge answer that merges the shown clusters whose examples share a label.
+
+    A cluster's label is the most common ``label(example)`` of its examples
+    (its name when none has one); clusters with the same label are merged
+    into the first shown, named after the label. Like a careful model, it
+    never merges clusters of different labels, whatever target the prompt gives.
+    """
+    groups: dict[str, list[str]] = defaultdict(list)
+    names: dict[str, str] = {}
+    for cluster in clusters:
+        votes: dict[str, int] = defaultdict(int)
+        for example in cluster.get("examples", []):
+            value = label(example)
+            if value is not None:
+                votes[str(value)] += 1
+        key = max(sorted(votes), key=votes.get) if votes else cluster["name"]
+        groups[name_key(key)].append(cluster["cluster_id"])
+        names.setdefault(name_key(key), key)
+    merges = []
+    for key, ids in groups.items():
+        if len(ids) > 1:
+            name = names[key]
+            merges.append({"into": ids[0], "ids": ids[1:], "name": name,
+                           "summary": f"Requests about {name}.",
+                           "criteria": f"The request is about {name}."})
+    return json.dumps({"merges": merges}, ensure_ascii=False)
+
+
 def _parse_block(content: str, name: str) -> list[dict]:
     for block, body in _BLOCK.findall(content):
         if block == name:
@@ -145,11 +181,12 @@ class ScriptedProvider(_CallCounter):
         categories = _categories_answer(messages, json_schema)
         if categories is not None:
             return categories
-        data = next((m["content"] for m in messages
-                     if m.get("role") == "user" and "<requests>" in m.get("content", "")), "")
+        data = _data_message(messages)
         system = next((m["content"] for m in messages if m.get("role") == "system"), "")
         requests = _parse_block(data, "requests")
         clusters = _parse_block(data, "clusters")
+        if "merges" in (json_schema or {}).get("properties", {}):
+            return _merge_answer(clusters, self._topic)
         is_judge = (json_schema is not None
                     and "assignments" in json_schema.get("properties", {})) \
             or (json_schema is None and "assign customer requests" in system)
@@ -397,8 +434,7 @@ class OracleProvider(_CallCounter):
 
     def complete(self, messages, *, temperature=None, max_tokens=None, json_schema=None) -> str:
         self._count()
-        data = next((m["content"] for m in messages
-                     if m.get("role") == "user" and "<requests>" in m.get("content", "")), "")
+        data = _data_message(messages)
         system = next((m["content"] for m in messages if m.get("role") == "system"), "")
         # A retry after an invalid answer repeats the same request: same draw
         # of content, next attempt number.
@@ -409,6 +445,8 @@ class OracleProvider(_CallCounter):
         requests = _parse_block(data, "requests")
         clusters = _parse_block(data, "clusters")
         properties = (json_schema or {}).get("properties", {})
+        if "merges" in properties:
+            return _merge_answer(clusters, self.gold)
         is_judge = "assignments" in properties \
             or (json_schema is None and "assign customer requests" in system)
         texts = [item["text"] for item in requests]

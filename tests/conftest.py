@@ -48,3 +48,12 @@ def _no_llm_environment(monkeypatch):
             monkeypatch.delenv(name, raising=False)
     # A developer's running Ollama must not answer the default provider probe.
     monkeypatch.setenv("OLLAMA_API_URL", "http://127.0.0.1:9")
+
+
+@pytest.fixture
+def one_proposal_a_round(monkeypatch):
+    """One proposal call per round, as before parallel rounds: for tests that need a
+    long sequence of calls (a judge call after a proposal, a run that dies mid-way)."""
+    from sklearn_llmcluster.discovery import engine
+
+    monkeypatch.setattr(engine, "PARALLEL_PROPOSALS", 1)

@@ -27,11 +27,14 @@ from sklearn_llmcluster.llm.cache import ResponseCache
 from sklearn_llmcluster.testing import ScriptedProvider
 
 ROOT = Path(__file__).resolve().parents[1]
-PARAMS = dict(random_state=0, batch_size=6, proposal_size=15, max_new_clusters=2)
+# TF-IDF vectors: a cached embedder's vectors would share the file with the answers counted here.
+PARAMS = dict(random_state=0, batch_size=6, proposal_size=15, max_new_clusters=2,
+              embedder="tfidf")
 
 
 def texts_for_resume() -> list[str]:
-    texts, _ = intent_requests(12)
+    # Enough texts for a run of more than 8 calls, proposal rounds in parallel or not.
+    texts, _ = intent_requests(24)
     return texts
 
 

@@ -42,7 +42,8 @@ def make(gold, **params) -> LLMClusterer:
                         proposal_size=20, max_new_clusters=2, n_jobs=2, **params)
 
 
-def test_dask_workers_give_the_same_labels_and_usage_as_threads(dask_client, data):
+def test_dask_workers_give_the_same_labels_and_usage_as_threads(dask_client, data,
+                                                                one_proposal_a_round):
     texts, gold = data
     threads = make(gold, oracle={"error_rate": 0.1}).fit(texts)
     with joblib.parallel_config(backend="dask"):

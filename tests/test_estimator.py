@@ -248,7 +248,7 @@ def test_custom_proposer_and_judge_need_no_provider():
             return [clusters[0].id if any(c.isdigit() for c in t) else None for t in texts]
 
     model = LLMClusterer(proposer=KeywordProposer(), judge=KeywordJudge(), random_state=0)
-    model.fit(["order 123", "hello", "call 555"])
+    model.fit(["order 123", "where is my parcel", "call 555"])
     assert list(model.labels_) == [0, -1, 0]
     assert model.provider_ is None
     assert list(model.predict(["x 9", "none"])) == [0, -1]
@@ -311,7 +311,7 @@ def test_streamed_chunks_label_every_row(intent_texts):
     assert np.array_equal(model.labels_, make().fit(texts).labels_)
 
 
-def test_llm_failures_leave_texts_unassigned_with_a_warning(intent_texts):
+def test_llm_failures_leave_texts_unassigned_with_a_warning(intent_texts, one_proposal_a_round):
     texts, _ = intent_texts
 
     class Flaky(ScriptedProvider):
@@ -414,7 +414,7 @@ class _DiesWhenArmed(ScriptedProvider):
         return super().complete(messages, json_schema=json_schema, **kw)
 
 
-def test_a_partial_fit_that_raises_leaves_the_model_as_it_was():
+def test_a_partial_fit_that_raises_leaves_the_model_as_it_was(one_proposal_a_round):
     from sklearn_llmcluster.exceptions import AuthenticationError
 
     provider = _DiesWhenArmed()
@@ -433,7 +433,7 @@ def test_a_partial_fit_that_raises_leaves_the_model_as_it_was():
     assert all(c.size > 0 for c in model.clusters_)
 
 
-def test_a_first_fit_that_raises_leaves_the_model_unfitted():
+def test_a_first_fit_that_raises_leaves_the_model_unfitted(one_proposal_a_round):
     from sklearn.exceptions import NotFittedError
 
     from sklearn_llmcluster.exceptions import AuthenticationError

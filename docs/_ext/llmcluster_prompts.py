@@ -1,7 +1,7 @@
 """Sphinx directive that renders the library's real prompts at build time.
 
-``.. llmcluster-prompt:: propose`` (or ``judge``, or ``retry``) runs the
-library's own proposer or judge, with :class:`sklearn_llmcluster.PromptBuilder`
+``.. llmcluster-prompt:: propose`` (or ``judge``, ``retry`` or ``merge``) runs
+the library's own proposer, judge or consolidation merger, with :class:`sklearn_llmcluster.PromptBuilder`
 and :class:`sklearn_llmcluster.LLMClient`, against a provider that records what
 it receives, and shows every message and the JSON Schema exactly as they
 were sent, so the page can never drift from the code. Options:
@@ -14,9 +14,12 @@ were sent, so the page can never drift from the code. Options:
     Flag: show the messages after PII redaction, as a remote provider gets them.
 ``:no-schema:``
     Flag: leave out the JSON Schema.
+``:target:``
+    For ``merge``: the catalogue size asked for (``n_clusters`` in words).
 
 The directive's content is the requests, one per line. The example clusters
-are fixed below and shown inside the rendered messages.
+are fixed below and shown inside the rendered messages; ``merge`` shows them
+with a paraphrased duplicate of the first.
 """
 
 from __future__ import annotations
@@ -48,10 +51,21 @@ EXAMPLE_CLUSTERS = [
 ]
 
 
-def _clusters():
+#: A duplicate of "Card blocked" under another name, as real proposers make them.
+DUPLICATE_CLUSTER = {
+    "id": "c3",
+    "name": "Frozen bank card",
+    "summary": "The card was frozen by the bank.",
+    "criteria": "The customer's card is frozen or stopped by the bank.",
+    "examples": ["банк заморозил карту, как разморозить", "why is my card frozen"],
+}
+
+
+def _clusters(with_duplicate: bool = False):
     from sklearn_llmcluster import Cluster
 
-    return [Cluster(**c) for c in EXAMPLE_CLUSTERS]
+    items = EXAMPLE_CLUSTERS + ([DUPLICATE_CLUSTER] if with_duplicate else [])
+    return [Cluster(**c) for c in items]
 
 
 class _Recorder:
@@ -82,6 +96,7 @@ class PromptExample(SphinxDirective):
         "language": directives.unchanged,
         "redacted": directives.flag,
         "no-schema": directives.flag,
+        "target": directives.unchanged,
     }
 
     def run(self) -> list[nodes.Node]:
@@ -89,11 +104,13 @@ class PromptExample(SphinxDirective):
         from sklearn_llmcluster.llm import client as client_module
         from sklearn_llmcluster.discovery import judge as judge_module
         from sklearn_llmcluster.discovery import prompts as prompts_module
+        from sklearn_llmcluster.discovery import consolidation as consolidation_module
         from sklearn_llmcluster.discovery import proposer as proposer_module
         from sklearn_llmcluster.privacy.redaction import redact_pii
 
         # Rebuild the page whenever the code that writes the prompts changes.
-        for module in (prompts_module, client_module, judge_module, proposer_module):
+        for module in (prompts_module, client_module, judge_module, proposer_module,
+                       consolidation_module):
             self.env.note_dependency(module.__file__)
         self.env.note_dependency(__file__)
 
@@ -125,8 +142,13 @@ class PromptExample(SphinxDirective):
             for message in second[len(first):]:
                 result += self._message(message)
             return result
+        elif kind == "merge":
+            provider = _Recorder(['{"merges": []}'])
+            client = LLMClient(provider, redact=redact)
+            consolidation_module.LLMMerger(client, builder).merge(
+                _clusters(with_duplicate=True), self.options.get("target"))
         else:
-            raise self.error(f"unknown prompt kind {kind!r}: use propose, judge or retry")
+            raise self.error(f"unknown prompt kind {kind!r}: use propose, judge, retry or merge")
         (messages, schema), = provider.sent
         result = []
         for message in messages:

@@ -12,8 +12,7 @@ import functools
 import logging
 import os
 import threading
-import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 import numpy as np
@@ -21,18 +20,24 @@ import numpy as np
 # process-wide warning filters inside every task, which is not thread-safe
 # (scikit-learn#32631); over thousands of threaded judge calls it wipes the
 # filters and floods the run with UserWarnings. Judges need no sklearn config.
-from joblib import Parallel, delayed
+from joblib import Parallel, delayed, effective_n_jobs
+from sklearn.cluster import MiniBatchKMeans
 from sklearn.utils import check_random_state
 
-from ..exceptions import BudgetExceededError, LLMClusterWarning, ProviderUnavailableError
-from ..llm.client import ThreadShared, collect_usage, is_fatal
+from ..exceptions import BudgetExceededError, ProviderUnavailableError
+from ..llm.client import ThreadShared, collect_usage, is_fatal, run_in_threads
 from ..records import Cluster, LLMUsage, Proposal
+from .consolidation import Consolidator, MergeDecision, cluster_vectors
 from ..taxonomy.registry import ClusterRegistry
 from ..representation.normalization import MAX_NAME_CHARS, clean_for_prompt
 
 __all__ = ["ClusteringEngine", "EngineSettings"]
 
 logger = logging.getLogger("sklearn_llmcluster")
+
+
+#: Default most proposal calls per round (EngineSettings.parallel_proposals).
+PARALLEL_PROPOSALS = 16
 
 
 @dataclass
@@ -47,6 +52,10 @@ class EngineSettings:
     random_state: object = None
     #: Consecutive failed calls, with no success in between, that stop the run.
     max_consecutive_failures: int = 8
+    #: None (no target), an int (about that many clusters) or a (min, max) range.
+    n_clusters: object = None
+    #: Most proposal calls (on disjoint samples) in one round; n_jobs of them run at once.
+    parallel_proposals: int = field(default_factory=lambda: PARALLEL_PROPOSALS)
 
 
 class _CircuitBreaker(ThreadShared):
@@ -197,6 +206,10 @@ class ClusteringEngine:
         :mod:`sklearn_llmcluster.representation.embedders`), fitted when it
         needs fitting. ``None`` (custom proposer and judge without one):
         such code fits a ``TfidfEmbedder`` on the texts at hand.
+    consolidator : Consolidator, optional
+        Merges duplicate clusters after each proposal round (see
+        :mod:`sklearn_llmcluster.discovery.consolidation`); ``None`` merges
+        nothing but identical names.
     shortlister : Shortlister, optional
         Draws each judge batch's candidate clusters (see
         :mod:`~sklearn_llmcluster.discovery.shortlists`); ``None`` lists
@@ -206,19 +219,25 @@ class ClusteringEngine:
     def __init__(self, proposer, judge, registry: ClusterRegistry, settings: EngineSettings,
                  *, pre_assign: Callable | None = None,
                  report: Callable[[str], None] | None = None, budget=None,
-                 embedder=None, shortlister=None) -> None:
+                 consolidator: Consolidator | None = None, embedder=None,
+                 shortlister=None) -> None:
         self.shortlister = shortlister
         self.proposer = proposer
-        self.embedder = embedder
         self.judge = judge
         self.registry = registry
         self.settings = settings
         self.pre_assign = pre_assign
         self.report = report or logger.info
         self.budget = budget
+        self.consolidator = consolidator
+        self.embedder = embedder
+        # TF-IDF fitted on the texts at hand, when no embedder was given.
+        self._fallback_embedder = None
         self.breaker = _CircuitBreaker(settings.max_consecutive_failures)
         #: Texts the LLM judge has answered for, for counting each once.
         self.judged_texts: set[str] = set()
+        #: Whether discovery stopped at ``max_rounds`` with texts it could still propose for.
+        self.stopped_at_max_rounds = False
 
     @property
     def budget_exhausted(self) -> bool:
@@ -326,6 +345,135 @@ class ClusteringEngine:
             yield batches[start:start + size]
             start += size
 
+    # -- consolidating -------------------------------------------------------
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        """Unit rows of ``texts`` through the engine's embedder (or TF-IDF on the texts at hand).
+
+        Each distinct text is embedded once per engine: consolidation asks for
+        the same members' vectors every round.
+        """
+        memo = self.__dict__.setdefault("_vectors", {})
+        missing = list(dict.fromkeys(t for t in texts if t not in memo))
+        if missing:
+            for text, row in zip(missing, self._embed_now(missing)):
+                memo[text] = row
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
+        return np.stack([memo[t] for t in texts])
+
+    def _embed_now(self, texts: list[str]) -> np.ndarray:
+        embedder = self.embedder
+        if embedder is not None and getattr(embedder, "is_fitted", True):
+            return np.asarray(embedder.transform(texts), dtype=np.float32)
+        if self._fallback_embedder is None:
+            from ..representation.embedders import TfidfEmbedder
+
+            seed = self.settings.random_state
+            fallback = TfidfEmbedder(
+                random_state=seed if isinstance(seed, (int, np.integer)) else 0)
+            fallback.fit(list(getattr(self, "_texts", ())) + list(texts))
+            self._fallback_embedder = fallback
+        return self._fallback_embedder.transform(texts)
+
+    def _member_texts(self, texts: Sequence[str], ids: list[str | None]) -> dict[str, list[str]]:
+        members: dict[str, list[str]] = {}
+        for text, cid in zip(texts, ids):
+            if cid is not None:
+                members.setdefault(cid, []).append(text)
+        return members
+
+    def _target(self) -> tuple[int | None, int | None, str | None]:
+        """``(least, most, words)`` of the ``n_clusters`` setting; ``None`` where unset."""
+        wanted = self.settings.n_clusters
+        if wanted is None:
+            return None, None, None
+        if isinstance(wanted, tuple):
+            least, most = int(wanted[0]), int(wanted[1])
+            return least, most, f"between {least} and {most} clusters in all"
+        return int(wanted), int(wanted), f"about {int(wanted)} clusters in all"
+
+    def _merge_by_judge(self, members: dict[str, list[str]], fresh: Sequence[str],
+                        usage: LLMUsage, floor: int | None) -> dict[str, str]:
+        """Without an LLM merger: judge a few members of each new cluster against all.
+
+        A new cluster whose judged members mostly go to one other cluster is
+        one intent under two names: it is merged into that cluster. A judge
+        that answers "none" or the cluster itself merges nothing.
+        """
+        # A locked cluster (a seed, or one an analyst locked) is never merged automatically.
+        live = [c for c in self.registry.live if c.kind == "topic" and not c.locked]
+        wanted = set(fresh)
+        new = [c for c in live if c.id in wanted]
+        if len(live) < 2 or not new:
+            return {}
+        sample: list[str] = []
+        owner: list[str] = []
+        for cluster in new:
+            taken = members.get(cluster.id, [])[: self.consolidator.judge_sample]
+            sample += taken
+            owner += [cluster.id] * len(taken)
+        if not sample:
+            return {}
+        answers = self.assign(sample, live, usage)
+        votes: dict[str, dict[str | None, int]] = {}
+        for cid, answer in zip(owner, answers):
+            votes.setdefault(cid, {})
+            votes[cid][answer] = votes[cid].get(answer, 0) + 1
+        decisions = []
+        for cluster in new:
+            tally = votes.get(cluster.id, {})
+            if not tally:
+                continue
+            target = max(tally, key=lambda key: tally[key])
+            if target not in (None, cluster.id) and 2 * tally[target] > sum(tally.values()):
+                decisions.append(MergeDecision(into=target, ids=[cluster.id]))
+        return self.consolidator.apply(self.registry, decisions, usage, floor=floor)
+
+    def _consolidate(self, texts: Sequence[str], ids: list[str | None], fresh: Sequence[str],
+                     usage: LLMUsage, *, reduce: bool = False) -> int:
+        """Merge duplicates among the live clusters (one of each pair in ``fresh``).
+
+        With ``reduce``, also merge down to the most clusters ``n_clusters``
+        allows. Labels in ``ids`` move to the survivors. A failed merge call
+        merges nothing; no text loses its label. Returns the merges made.
+        """
+        if self.consolidator is None or self.budget_exhausted:
+            return 0
+        least, most, words = self._target()
+        members = self._member_texts(texts, ids)
+
+        def vectors_of(clusters):
+            return cluster_vectors(clusters, self._embed, members)
+
+        def run_call(func, *args):
+            return _guarded_call(self.breaker, func, *args)
+
+        merged: dict[str, str] = {}
+        try:
+            topics = sum(1 for c in self.registry.live if c.kind == "topic")
+            target = None if words is None else f"{words}; it has {topics} now"
+            if self.consolidator.merger is None:
+                merged.update(self._merge_by_judge(members, fresh, usage, least))
+            else:
+                merged.update(self.consolidator.consolidate(
+                    self.registry, fresh, vectors_of, run_call, usage, floor=least,
+                    target=target, members=members))
+            if reduce and most is not None:
+                topics = sum(1 for c in self.registry.live if c.kind == "topic")
+                merged.update(self.consolidator.reduce_to(
+                    self.registry, most, vectors_of, run_call, usage,
+                    describe_target=f"{words}; it has {topics} now", members=members))
+        except ValueError as exc:
+            # The fallback TF-IDF found nothing to learn from: no merge.
+            usage.note(f"consolidation skipped: {exc}")
+        if merged:
+            for i, cid in enumerate(ids):
+                if cid is not None:
+                    ids[i] = _survivor_id(self.registry, cid)
+            self.report(f"consolidation: {len(merged)} clusters merged into others, "
+                        f"{len(self.registry.live)} left")
+        return len(merged)
+
     # -- proposing ---------------------------------------------------------
     def _checked_proposals(self, proposals, n_sample: int, usage: LLMUsage) -> list[Proposal]:
         if not isinstance(proposals, (list, tuple)):
@@ -360,8 +508,10 @@ class ClusteringEngine:
                     taken.add(int(m))
                 elif isinstance(m, (int, np.integer)) and m in taken:
                     usage.note("a text was proposed for two clusters; the first one kept it")
+            kind = getattr(p, "kind", "topic")
             checked.append(Proposal(name=name, summary=str(p.summary or ""),
-                                    criteria=str(p.criteria or ""), members=members))
+                                    criteria=str(p.criteria or ""), members=members,
+                                    kind=kind if kind in ("topic", "no_intent") else "topic"))
         return checked
 
     def _catch_up(self, texts: Sequence[str], ids: list[str | None], rows: Sequence[int],
@@ -389,90 +539,161 @@ class ClusteringEngine:
         # against the ones before, unless skipped at the proposal cap.
         self._judged[[i for i in members if self._judged[i] >= start]] = n_clusters
 
+    def _samples(self, texts: Sequence[str], candidates: list[int], rng) -> list[list[int]]:
+        """Disjoint samples of ``candidates`` for one round of proposal calls.
+
+        One random sample of ``proposal_size`` while the candidates fit one
+        call. Otherwise one sample per ``proposal_size`` candidates, at most
+        ``parallel_proposals``, each drawn from one group of similar texts
+        (k-means on the embedder's vectors), so each call sees few intents
+        and parallel calls seldom propose the same one. The samples do not
+        depend on ``n_jobs`` (only how many calls run at once does), so
+        neither do the results.
+        """
+        s = self.settings
+        size = s.proposal_size
+        k = min(max(1, s.parallel_proposals), -(-len(candidates) // size)) \
+            if size < len(candidates) else 1
+        if k <= 1:
+            if len(candidates) > size:
+                return [sorted(rng.choice(candidates, size=size, replace=False).tolist())]
+            return [candidates]
+        try:
+            vectors = self._embed([texts[i] for i in candidates])
+        except ValueError:  # nothing for TF-IDF to learn from: random samples
+            vectors = None
+        if vectors is not None and len(vectors) and vectors.shape[1] > 0:
+            seed = int(rng.randint(np.iinfo(np.int32).max))
+            groups = MiniBatchKMeans(n_clusters=k, random_state=seed, n_init=1,
+                                     batch_size=1024).fit_predict(vectors)
+        else:
+            groups = rng.permutation(len(candidates)) % k
+        samples = []
+        for g in range(k):
+            members = [candidates[j] for j in np.flatnonzero(groups == g)]
+            if len(members) > size:
+                members = sorted(rng.choice(members, size=size, replace=False).tolist())
+            if members:
+                samples.append(members)
+        return samples
+
+    def _propose_on(self, texts: Sequence[str], sample: list[int]):
+        """One proposal call on ``sample``: (raw answer or None, usage)."""
+        propose = self.proposer.propose
+        if self._counts is not None and getattr(self.proposer, "uses_counts", False):
+            propose = functools.partial(propose, counts=[int(self._counts[i]) for i in sample])
+        return _guarded_call(self.breaker, propose, [texts[i] for i in sample],
+                             self.registry.live)
+
     def _explore(self, texts: Sequence[str], ids: list[str | None], checked: np.ndarray,
                  exhausted: np.ndarray, rng, usage: LLMUsage, rounds: list[int]) -> list[Cluster]:
-        """Proposal rounds on samples until a round brings no new cluster."""
+        """Proposal rounds on samples until a round brings no new cluster.
+
+        A round sends up to ``n_jobs`` proposal calls at once, on disjoint
+        samples (see :meth:`_samples`), then consolidates once; so the
+        sequential rounds grow with how many waves the clusters take to
+        find, not with the number of clusters.
+        """
         s = self.settings
         created: list[Cluster] = []
         while not self.budget_exhausted:
             if s.max_rounds is not None and rounds[0] >= s.max_rounds:
+                self.stopped_at_max_rounds = True
                 break
             candidates = [i for i, cid in enumerate(ids) if cid is None and not exhausted[i]]
             if not candidates:
                 break
             rounds[0] += 1
-            if len(candidates) > s.proposal_size:
-                sample = sorted(rng.choice(candidates, size=s.proposal_size,
-                                           replace=False).tolist())
-            else:
-                sample = candidates
-            # Show the proposer only what the clusters so far do not cover.
-            self._catch_up(texts, ids, sample, checked, usage)
-            uncovered = [i for i in sample if ids[i] is None]
-            if not uncovered:
-                # The clusters cover a whole random sample: few texts are left
+            samples = self._samples(texts, candidates, rng)
+            # Show the proposer only what the clusters so far do not cover
+            # (one judge pass for all the round's samples).
+            self._catch_up(texts, ids, [i for sample in samples for i in sample], checked, usage)
+            samples = [[i for i in sample if ids[i] is None] for sample in samples]
+            samples = [sample for sample in samples if sample]
+            if not samples:
+                # The clusters cover the whole sample: few texts are left
                 # for new ones, and the sweep reaches them for the price of one
                 # pass instead of a judged sample per round.
                 break
-            propose = self.proposer.propose
-            if self._counts is not None and getattr(self.proposer, "uses_counts", False):
-                propose = functools.partial(propose, counts=[int(self._counts[i])
-                                                             for i in uncovered])
-            raw, call_usage = _guarded_call(
-                self.breaker, propose, [texts[i] for i in uncovered],
-                self.registry.live)
-            if raw is None and call_usage.failed_calls:
-                # Settled at the end of discover(): a failure only counts
-                # (and warns) if texts it was about end up unassigned.
-                self._failed_proposal_usage.append(call_usage)
-            else:
-                usage.merge(call_usage)
-            if raw is None and call_usage.failed_calls and not self.budget_exhausted:
-                # The call failed (timeout, overload): no verdict on these
-                # texts, so another sample is drawn; max_rounds and the
-                # circuit breaker bound a proposer that keeps failing.
-                # A text in two failed calls may be what they choke on (a
-                # content filter, a reply the model cannot format): it is not
-                # shown again, so one such text cannot stall the whole run.
-                self._failed_proposals[uncovered] += 1
-                exhausted[self._failed_proposals >= 2] = True
-                self.report(f"round {rounds[0]}: the proposal call failed; trying another sample")
-                continue
-            proposals = self._checked_proposals(raw if raw is not None else [], len(uncovered),
-                                                usage)
+            outputs = []
+            if not self.breaker.successes:
+                # Until a call has worked, one goes first: a wrong key or model
+                # then stops the run after one call, not after a round of them.
+                outputs.append(self._propose_on(texts, samples[0]))
+            if len(samples) > len(outputs):
+                jobs = effective_n_jobs(s.n_jobs) if s.n_jobs is not None else 1
+                outputs += run_in_threads(functools.partial(self._propose_on, texts),
+                                          samples[len(outputs):], min(jobs, len(samples)))
             new_here = 0
-            assigned_here = 0
-            for p in proposals:
-                cluster, is_new = self.registry.add(p)
-                if cluster is None:
-                    usage.note(f"a proposal named like a removed cluster ({p.name[:40]!r}) "
-                               "was not added")
-                    continue
-                if is_new:
-                    created.append(cluster)
-                    new_here += 1
-                for m in p.members:
-                    if ids[uncovered[m]] is None:
-                        ids[uncovered[m]] = cluster.id
-                        assigned_here += 1
-            if len(proposals) >= s.max_new_clusters:
-                # At the cap, the texts left out may be waiting for clusters
-                # of their own: the proposer sees them again first, and the
-                # sweep (which reads _judged) offers them these clusters.
-                checked[uncovered] = len(self.registry)
-            # Below the cap, texts the proposer saw but did not list stay
-            # "checked" only against the clusters before this round: a
-            # proposer may list a cluster's members incompletely, so the
-            # judge still offers them this round's clusters (next round's
-            # sample, or the sweep). And as the proposer made nothing for them
-            # while it still had room, it is not shown them again.
-            if len(proposals) < s.max_new_clusters or assigned_here == 0:
-                exhausted[uncovered] = True
-            self.report(f"round {rounds[0]}: {new_here} new clusters from {len(uncovered)} "
-                        f"uncovered texts, {sum(cid is None for cid in ids)} unassigned")
+            failed_here = 0
+            for uncovered, (raw, call_usage) in zip(samples, outputs):
+                new, failed = self._take_proposals(ids, checked, exhausted, uncovered, raw,
+                                                   call_usage, usage, created)
+                new_here += new
+                failed_here += failed
+            if failed_here == len(samples):
+                self.report(f"round {rounds[0]}: the proposal calls failed; trying other samples")
+                continue
+            if new_here:
+                self._consolidate(texts, ids, [c.id for c in created[-new_here:]], usage)
+            self.report(f"round {rounds[0]}: {new_here} new clusters from "
+                        f"{sum(map(len, samples))} uncovered texts in {len(samples)} calls, "
+                        f"{sum(cid is None for cid in ids)} unassigned")
             if new_here == 0:
                 break
         return created
+
+    def _take_proposals(self, ids: list[str | None], checked: np.ndarray, exhausted: np.ndarray,
+                        uncovered: list[int], raw, call_usage: LLMUsage, usage: LLMUsage,
+                        created: list[Cluster]) -> tuple[int, bool]:
+        """Add one call's proposals to the registry; return (new clusters, whether it failed)."""
+        s = self.settings
+        if raw is None and call_usage.failed_calls:
+            # Settled at the end of discover(): a failure only counts
+            # (and warns) if texts it was about end up unassigned.
+            self._failed_proposal_usage.append(call_usage)
+        else:
+            usage.merge(call_usage)
+        if raw is None and call_usage.failed_calls and not self.budget_exhausted:
+            # The call failed (timeout, overload): no verdict on these
+            # texts, so another sample is drawn; max_rounds and the
+            # circuit breaker bound a proposer that keeps failing.
+            # A text in two failed calls may be what they choke on (a
+            # content filter, a reply the model cannot format): it is not
+            # shown again, so one such text cannot stall the whole run.
+            self._failed_proposals[uncovered] += 1
+            exhausted[self._failed_proposals >= 2] = True
+            return 0, True
+        proposals = self._checked_proposals(raw if raw is not None else [], len(uncovered), usage)
+        new_here = 0
+        assigned_here = 0
+        for p in proposals:
+            cluster, is_new = self.registry.add(p)
+            if cluster is None:
+                usage.note(f"a proposal named like a removed cluster ({p.name[:40]!r}) "
+                           "was not added")
+                continue
+            if is_new:
+                created.append(cluster)
+                new_here += 1
+            for m in p.members:
+                if ids[uncovered[m]] is None:
+                    ids[uncovered[m]] = cluster.id
+                    assigned_here += 1
+        if len(proposals) >= s.max_new_clusters:
+            # At the cap, the texts left out may be waiting for clusters
+            # of their own: the proposer sees them again first, and the
+            # sweep (which reads _judged) offers them these clusters.
+            checked[uncovered] = len(self.registry)
+        # Below the cap, texts the proposer saw but did not list stay
+        # "checked" only against the clusters before this round: a
+        # proposer may list a cluster's members incompletely, so the
+        # judge still offers them this round's clusters (next round's
+        # sample, or the sweep). And as the proposer made nothing for them
+        # while it still had room, it is not shown them again.
+        if len(proposals) < s.max_new_clusters or assigned_here == 0:
+            exhausted[uncovered] = True
+        return new_here, False
 
     def discover(self, texts: Sequence[str], ids: list[str | None],
                  usage: LLMUsage, checked: np.ndarray | None = None,
@@ -524,6 +745,9 @@ class ClusteringEngine:
         if checked is None:
             checked = np.full(n, len(self.registry), dtype=np.intp)
         self._judged = checked.copy()  # clusters each text was really judged against
+        self._texts = list(texts)
+        self._fallback_embedder = None
+        self._vectors = {}
         self._counts = None if counts is None else np.asarray(counts)
         exhausted = np.zeros(n, dtype=bool)
         self._failed_proposals = np.zeros(n, dtype=np.intp)
@@ -538,16 +762,9 @@ class ClusteringEngine:
             self._catch_up(texts, ids, range(n), checked, usage)
             if not new:
                 break
-        max_rounds = self.settings.max_rounds
-        left = sum(cid is None and not done for cid, done in zip(ids, exhausted))
-        if max_rounds is not None and rounds[0] >= max_rounds and left \
-                and not self.budget_exhausted:
-            # Never a silent stop: these texts may need clusters of their own.
-            warnings.warn(
-                f"max_rounds={max_rounds} stopped discovery with {left} texts that no "
-                f"cluster covers and the proposer has not seen yet (labelled -1). Raise "
-                f"max_rounds (or max_new_clusters, clusters per round) to give them clusters, "
-                f"or fit again on those texts.", LLMClusterWarning, stacklevel=4)
+        if self._target()[1] is not None:
+            # The target is a count of the whole catalogue: reached once all is found.
+            self._consolidate(texts, ids, [], usage, reduce=True)
         lost = any(ids[i] is None for i in np.flatnonzero(self._failed_proposals))
         for call_usage in self._failed_proposal_usage:
             if not lost:

@@ -26,14 +26,19 @@ class LLMProposer:
         Renders the messages; defaults to :class:`PromptBuilder`.
     max_new_clusters : int, default=10
         Most clusters asked for per call.
+
+    target : str, optional
+        The catalogue size asked for, in words ("about 30 clusters in all").
     """
 
     def __init__(
-        self, client: LLMClient, prompts: PromptBuilder | None = None, max_new_clusters: int = 10
+        self, client: LLMClient, prompts: PromptBuilder | None = None, max_new_clusters: int = 10,
+        target: str | None = None,
     ) -> None:
         self.client = client
         self.prompts = prompts
         self.max_new_clusters = max_new_clusters
+        self.target = target
 
     def propose(self, texts: list[str], clusters: list[Cluster]) -> list[Proposal]:
         """Return new clusters for ``texts``; ``members`` index into ``texts``."""
@@ -41,6 +46,7 @@ class LLMProposer:
             return []
         prompts = self.prompts or PromptBuilder()
         texts, clusters = self.client.redact_inputs(texts, clusters)
+        target = getattr(self, "target", None)  # pickles of earlier versions have none
         n = len(texts)
 
         def validate(answer: Any, final: bool) -> list[Proposal]:
@@ -87,6 +93,7 @@ class LLMProposer:
                     criteria=clean_for_prompt(str(item.get("criteria") or ""),
                                               MAX_DESCRIPTION_CHARS),
                     members=members,
+                    kind="no_intent" if item.get("kind") == "no_intent" else "topic",
                 ))
             if conflicted:
                 # The first cluster keeps such a request (as the engine does
@@ -102,7 +109,9 @@ class LLMProposer:
 
         return self.client.request(
             "propose",
-            prompts.propose_messages(texts, clusters, self.max_new_clusters),
+            # Passed only when set: subclasses written before it keep working.
+            prompts.propose_messages(texts, clusters, self.max_new_clusters,
+                                     **({"target": target} if target else {})),
             prompts.propose_schema(self.max_new_clusters),
             validate,
         )

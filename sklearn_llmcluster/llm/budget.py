@@ -376,12 +376,13 @@ def estimate_cost(
     The schedule assumed is the engine's: with existing clusters, one judge
     pass over every unique text (``ceil(n_unique / batch_size)`` calls, each
     prompt carrying every cluster with its examples). Then, for
-    ``new = n_clusters - len(clusters)`` new clusters, ``ceil(new /
-    max_new_clusters) + 1`` proposal rounds (the last finds nothing), each
-    ``ceil(new / max_new_clusters)`` proposal rounds, each judging a sample of
-    ``proposal_size`` texts against the clusters so far (not in the first
-    round of a ``fit``) and showing the proposer the three quarters of it that
-    no cluster covers; then one more round whose sample the clusters cover.
+    ``new = n_clusters - len(clusters)`` new clusters, proposal rounds of up
+    to 16 disjoint samples of ``proposal_size`` texts (one proposal call
+    each, ``max_new_clusters`` clusters a call), each round judging its
+    samples against the clusters so far (not in the first round of a
+    ``fit``) and showing the proposer the three quarters that no cluster
+    covers, until the clusters are found; then one more round whose samples
+    the clusters cover.
     About 65% of each sample is assumed assigned in its round; one final
     sweep judges the rest against every cluster.
     Every call is assumed to succeed on its first attempt: each retry of an
@@ -457,26 +458,38 @@ def estimate_cost(
         assumptions.append(f"{unassigned:,.0f} texts left over for new clusters")
     new = n_clusters - k0
     if propose and n_unique and (new or unassigned):
-        # Rounds that create clusters, then one whose sample the clusters cover.
-        creating = max(1, math.ceil(new / max_new_clusters))
+        # Rounds that create clusters, then one whose samples the clusters
+        # cover. A round shows up to PARALLEL_PROPOSALS disjoint samples of
+        # proposal_size texts, one proposal call each, after judging them.
+        from ..discovery.engine import PARALLEL_PROPOSALS
+
         all_clusters = clusters + _typical_clusters(new)
         left = unassigned
-        for r in range(creating + 1):
-            sample = min(float(proposal_size), left)
-            shown = all_clusters[: k0 + min(new, r * max_new_clusters)]
-            if r or k0:
-                add_pass(sample, shown)
-            if r < creating:
-                p, c = pricer.proposal(int(sample * _SHOWN_SHARE), shown, max_new_clusters)
-                propose_calls += 1
+        created = rounds = calls_made = 0
+        while True:
+            samples = max(1, min(PARALLEL_PROPOSALS, math.ceil(left / proposal_size)))
+            shown_n = min(float(proposal_size) * samples, left)
+            shown = all_clusters[: k0 + created]
+            if rounds or k0:
+                add_pass(shown_n, shown)
+            if rounds and created >= new:
+                left -= shown_n
+                break
+            per_call = int(shown_n / samples * _SHOWN_SHARE)
+            for _ in range(samples):
+                p, c = pricer.proposal(per_call, shown, max_new_clusters)
                 prompt_tokens += p
                 completion_tokens += c
-                left -= sample * _RESOLVED_SHARE
-            else:
-                left -= sample
+            propose_calls += samples
+            calls_made += samples
+            created = min(new, created + samples * max_new_clusters)
+            left -= shown_n * _RESOLVED_SHARE
+            rounds += 1
+            if left <= 0 or rounds > 1000:
+                break
         add_pass(max(left, 0.0), all_clusters)
-        assumptions.append(f"{creating} proposal rounds of up to {proposal_size} texts, "
-                           "then one sweep over the rest")
+        assumptions.append(f"{rounds} proposal rounds ({calls_made} calls on samples of up to "
+                           f"{proposal_size} texts), then one sweep over the rest")
     assumptions.append("every call answered on the first attempt; 4 characters per token")
     if shortlist is not None and shortlist.enabled and n_clusters > shortlist.full_list_max \
             and shortlister is None:

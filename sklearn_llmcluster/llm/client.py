@@ -12,8 +12,9 @@ import hashlib
 import json
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, Callable, Iterator, Sequence, TypeVar
 
 from ..exceptions import BudgetExceededError, ProviderError, ResponseParseError
 from .providers.base import provider_identity
@@ -69,6 +70,29 @@ def retry_or_note_problems(problems: list[str], final: bool, what: str) -> None:
 def estimate_tokens(text: str) -> int:
     """Rough token count (4 characters per token) when a server reports none."""
     return max(1, len(text) // 4) if text else 0
+
+
+def run_in_threads(func: Callable, items: Sequence, n_jobs: int) -> list:
+    """``[func(item) for item in items]`` on ``n_jobs`` threads, in order.
+
+    Unlike ``joblib.Parallel``, an exception is raised only once every call
+    already running has finished (so an answer it got reaches the cache),
+    and no call starts after one has raised.
+    """
+    stop = threading.Event()
+
+    def task(item):
+        if stop.is_set():
+            return None
+        try:
+            return func(item)
+        except BaseException:
+            stop.set()
+            raise
+
+    with ThreadPoolExecutor(max_workers=max(1, n_jobs)) as pool:
+        futures = [pool.submit(task, item) for item in items]
+    return [future.result() for future in futures]
 
 
 class ThreadShared:
