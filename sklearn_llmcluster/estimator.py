@@ -883,8 +883,13 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
             if category is None:
                 continue
             if category not in by_category:
-                existing = next((c for c in self.registry_.live if c.kind == "no_intent"
-                                 and c.name in category_names(category)), None)
+                no_intent = [c for c in self.registry_.live if c.kind == "no_intent"]
+                existing = next((c for c in no_intent if c.name in category_names(category)),
+                                None)
+                if existing is None:
+                    # Renamed by an analyst: its examples still say what it holds.
+                    existing = next((c for c in no_intent if any(
+                        no_intent_category(e) == category for e in c.examples)), None)
                 if existing is None and create:
                     if language is None:
                         language = data_language(texts, self.language)

@@ -92,3 +92,13 @@ def test_the_propose_prompt_asks_for_no_intent_clusters():
     assert '"no_intent"' in prompts.propose_messages(["x"], [], 5)[0]["content"]
     kind = prompts.propose_schema(5)["properties"]["clusters"]["items"]["properties"]["kind"]
     assert kind["enum"] == ["topic", "no_intent"]
+
+
+def test_a_renamed_no_intent_cluster_still_takes_its_requests():
+    texts = ["спасибо", "спасибо большое", "благодарю", "карта заблокирована",
+             "заблокировали карту", "карту заблокировали вчера"] * 3
+    model = LLMClusterer(provider=ScriptedProvider(), random_state=0).fit(texts)
+    thanks = next(c for c in model.get_clusters() if c.kind == "no_intent")
+    label = model.registry_.index_of(thanks.id)
+    model.rename_cluster(thanks.id, "Слова благодарности")
+    assert model.predict(["спасибо", "большое спасибо"]).tolist() == [label, label]
