@@ -33,6 +33,11 @@ __all__ = ["ClusteringPipeline", "ClusteringResult", "PartialResult"]
 _ID_COLUMN = "request_id"
 
 
+def _earlier_frame(*args, **kwargs) -> pd.DataFrame:
+    """The assignments table in the earlier result shape (no ``kind`` column)."""
+    return assignments_frame(*args, **kwargs).drop(columns="kind")
+
+
 @dataclass
 class ClusteringResult:
     """What one ``fit`` or ``refit`` produced.
@@ -261,8 +266,8 @@ class ClusteringPipeline:
         work = df if limit is None else df.iloc[:int(limit)]
         texts, ids = self._rows(work, text_column, batch_id, range(len(work)))
         labels, marked, usage = self._label(texts)
-        assignments = assignments_frame(ids, texts, labels, self.model.clusters_,
-                                        new_cluster_ids=marked)
+        assignments = _earlier_frame(ids, texts, labels, self.model.clusters_,
+                                     new_cluster_ids=marked)
         assignments.insert(0, "batch_id", batch_id)
         self._save()
         return self._result(batch_id, assignments, usage, len(self.model.new_cluster_ids_))
@@ -307,8 +312,8 @@ class ClusteringPipeline:
             batch_id = f"{run_id}-{number:03d}"
             texts, ids = self._rows(df.iloc[start:end], text_column, batch_id, range(start, end))
             labels, marked, _ = self._label(texts)
-            assignments = assignments_frame(ids, texts, labels, self.model.clusters_,
-                                            new_cluster_ids=marked)
+            assignments = _earlier_frame(ids, texts, labels, self.model.clusters_,
+                                         new_cluster_ids=marked)
             assignments.insert(0, "batch_id", batch_id)
             self._save()
             new_clusters = [self.model.registry_.get(cid) for cid in self.model.new_cluster_ids_]
@@ -357,8 +362,8 @@ class ClusteringPipeline:
             n_new = len(self.model.new_cluster_ids_)
         for i, label in keep.items():
             labels[i] = label
-        assignments = assignments_frame(ids, texts, labels, self.model.clusters_,
-                                        new_cluster_ids=marked)
+        assignments = _earlier_frame(ids, texts, labels, self.model.clusters_,
+                                     new_cluster_ids=marked)
         if keep:
             assignments.loc[list(keep), "status"] = "kept"
         assignments.insert(0, "batch_id", batch_id)

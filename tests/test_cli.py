@@ -133,7 +133,7 @@ def test_fit_writes_every_result_file(tmp_path, spec, requests_csv, llm):
 
     assignments = pd.read_csv(out / "assignments.csv", dtype=str, keep_default_na=False)
     assert assignments.columns.tolist() == ["request_id", "text", "cluster_id", "cluster_name",
-                                            "category_id", "category_name", "status"]
+                                            "kind", "category_id", "category_name", "status"]
     assert assignments["request_id"].tolist() == [r for r, _ in REQUESTS]
     by_id = assignments.set_index("request_id")
     assert by_id.loc["r01", "cluster_name"] == "card" == by_id.loc["r03", "cluster_name"]

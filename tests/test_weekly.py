@@ -102,7 +102,7 @@ def test_fit_with_a_date_column_writes_trends_and_flags_what_emerged(capsys, tmp
     # assignments.csv keeps every input column after its own, row for row.
     rows = pd.read_csv(out / "assignments.csv", dtype=str, keep_default_na=False)
     assert rows.columns.tolist() == ["request_id", "text", "cluster_id", "cluster_name",
-                                     "category_id", "category_name", "status", "date",
+                                     "kind", "category_id", "category_name", "status", "date",
                                      "channel", "amount"]
     assert rows[["request_id", "date", "channel", "amount"]].values.tolist() == \
         data[["request_id", "date", "channel", "amount"]].astype(str).values.tolist()
@@ -133,8 +133,8 @@ def test_exports_keep_every_input_column(capsys, tmp_path, kind):
     code, _, err = run(capsys, "fit", "-i", path, "--provider", "offline", "-o", out, "-q")
     assert code == 0, err
     rows = pd.read_csv(out / "assignments.csv", dtype=str, keep_default_na=False)
-    assert rows.columns.tolist()[4:7] == ["category_id", "category_name", "status"]
-    assert rows.columns.tolist()[7:] == ["date", "channel", "amount", "оператор"]
+    assert rows.columns.tolist()[4:8] == ["kind", "category_id", "category_name", "status"]
+    assert rows.columns.tolist()[8:] == ["date", "channel", "amount", "оператор"]
     assert rows.loc[0, "text"] == "карта заблокирована, верните деньги"
     assert set(rows["оператор"]) == {"Иванова"}
     assert rows["request_id"].tolist() == [f"r{i:03d}" for i in range(12)]
@@ -144,7 +144,7 @@ def test_exports_keep_every_input_column(capsys, tmp_path, kind):
                        "--keep-columns", "channel,оператор")
     assert code == 0, err
     rows = pd.read_csv(chosen / "assignments.csv", dtype=str)
-    assert rows.columns.tolist()[7:] == ["channel", "оператор"]
+    assert rows.columns.tolist()[8:] == ["channel", "оператор"]
 
     code, _, err = run(capsys, "fit", "-i", path, "--provider", "offline", "-o",
                        tmp_path / "bad", "--keep-columns", "chanel")
@@ -168,9 +168,9 @@ def test_format_xlsx_writes_one_workbook_with_every_table(capsys, tmp_path):
     assert book.sheetnames == ["assignments", "clusters", "trends"]
     sheet = book["assignments"]
     header = [c.value for c in sheet[1]]
-    assert header[:7] == ["request_id", "text", "cluster_id", "cluster_name", "category_id",
-                          "category_name", "status"]
-    assert header[7:] == ["date", "channel", "amount"]
+    assert header[:8] == ["request_id", "text", "cluster_id", "cluster_name", "kind",
+                          "category_id", "category_name", "status"]
+    assert header[8:] == ["date", "channel", "amount"]
     assert sheet.max_row == len(data) + 1
     assert sheet["B2"].value == "=HYPERLINK(\"http://x\")" and sheet["B2"].data_type == "s"
     trend_header = [c.value for c in book["trends"][1]]
@@ -268,7 +268,7 @@ def test_kept_columns_that_clash_with_ours_get_a_prefix():
     extra = pd.DataFrame({"status": ["open"], "date": ["2026-11-02"]})
     frame = assignments_frame(["r1"], ["card"], np.array([-1]), [], extra=extra)
     assert frame.columns.tolist() == ["request_id", "text", "cluster_id", "cluster_name",
-                                      "status", "input_status", "date"]
+                                      "kind", "status", "input_status", "date"]
     assert frame.loc[0, "input_status"] == "open" and frame.loc[0, "status"] == "unassigned"
 
 

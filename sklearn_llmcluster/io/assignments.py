@@ -21,8 +21,8 @@ __all__ = ["ASSIGNMENT_COLUMNS", "CATEGORY_COLUMNS", "STATUSES", "assignments_fr
 INPUT_PREFIX = "input_"
 
 #: Columns of ``assignments.csv`` and of ``ClusteringResult.assignments``.
-ASSIGNMENT_COLUMNS = ["request_id", "text", "cluster_id", "cluster_name", "status"]
-#: Columns added after ``cluster_name`` when categories are given (the CLI's assignments.csv).
+ASSIGNMENT_COLUMNS = ["request_id", "text", "cluster_id", "cluster_name", "kind", "status"]
+#: Columns added after ``kind`` when categories are given (the CLI's assignments.csv).
 CATEGORY_COLUMNS = ["category_id", "category_name"]
 
 #: What the ``status`` column can say about a row.
@@ -82,31 +82,35 @@ def assignments_frame(
     -------
     pandas.DataFrame
         Columns :data:`ASSIGNMENT_COLUMNS`, then those of ``extra``;
-        ``cluster_id`` and ``cluster_name`` are ``None`` where the request
-        has no cluster.
+        ``cluster_id``, ``cluster_name`` and ``kind`` (``"topic"``, or
+        ``"no_intent"`` for greetings, thanks and noise) are ``None`` where
+        the request has no cluster.
     """
     if not len(request_ids) == len(texts) == len(labels):
         raise ValueError(
             f"request_ids, texts and labels differ in length: "
             f"{len(request_ids)}, {len(texts)}, {len(labels)}")
     new = set(new_cluster_ids)
-    cluster_ids, names, statuses = [], [], []
+    cluster_ids, names, kinds, statuses = [], [], [], []
     for text, label in zip(texts, labels):
         label = int(label)
         if label < 0:
             cluster_ids.append(None)
             names.append(None)
+            kinds.append(None)
             statuses.append("empty" if is_blank(text) else "unassigned")
             continue
         cluster = clusters[label]
         cluster_ids.append(cluster.id)
         names.append(cluster.name)
+        kinds.append(cluster.kind)
         statuses.append("new_cluster" if cluster.id in new else "assigned")
     columns = {
         "request_id": list(request_ids),
         "text": list(texts),
         "cluster_id": pd.Series(cluster_ids, dtype=object),
         "cluster_name": pd.Series(names, dtype=object),
+        "kind": pd.Series(kinds, dtype=object),
     }
     order = list(ASSIGNMENT_COLUMNS)
     if categories is not None:
@@ -116,7 +120,7 @@ def assignments_frame(
         columns["category_id"] = pd.Series([c.id if c else None for c in found], dtype=object)
         columns["category_name"] = pd.Series([c.name if c else None for c in found],
                                              dtype=object)
-        order[4:4] = CATEGORY_COLUMNS
+        order[5:5] = CATEGORY_COLUMNS
     columns["status"] = statuses
     frame = pd.DataFrame(columns, columns=order)
     if extra is None or extra.shape[1] == 0:
