@@ -453,3 +453,23 @@ def test_provider_embeddings_are_redacted_when_redaction_is_on():
     model.partial_fit(texts)
     assert provider.embedded and not any("a.b@example.com" in t for t in provider.embedded)
     assert model.embedder_.provider is model.provider_
+
+
+def test_recent_vectors_are_kept_in_memory_and_never_pickled():
+    # A fit embeds a text for its samples, its shortlists and its centroids:
+    # the model runs once per text.
+    import pickle
+
+    model = Recording()
+    embedder = embedders_module.ObjectEmbedder(model, identity="recording-v1")
+    first = embedder.transform(["card", "login"])
+    again = embedder.transform(["login", "card", "card", "new"])
+    assert model.calls == [["card", "login"], ["new"]]
+    np.testing.assert_array_equal(again[:3], first[[1, 0, 0]])
+    assert "_memo" not in vars(pickle.loads(pickle.dumps(embedder)))
+    # Bounded: the oldest texts make room.
+    small = embedders_module.ObjectEmbedder(Recording(), identity="recording-v1")
+    small.memo_size = 2
+    small.transform(["a", "b", "c"])
+    small.transform(["c", "a"])
+    assert small.model.calls == [["a", "b", "c"], ["a"]]
