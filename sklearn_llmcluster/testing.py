@@ -21,7 +21,7 @@ import json
 import re
 import threading
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from typing import Callable, Mapping, Union
 
 import numpy as np
@@ -157,7 +157,8 @@ class ScriptedProvider(_CallCounter):
     It reads the ``<requests>`` and ``<clusters>`` blocks of the library's
     prompts. As proposer it groups requests by ``topic(text)`` and proposes
     one cluster per topic not yet present (largest first); as judge it
-    assigns each request to the cluster named like its topic, else ``"none"``.
+    assigns each request to the cluster named like its topic (else to one
+    whose examples have that topic), else ``"none"``.
 
     Parameters
     ----------
@@ -192,6 +193,11 @@ class ScriptedProvider(_CallCounter):
             or (json_schema is None and "assign customer requests" in system)
         if is_judge:
             by_name = {name_key(c["name"]): c["cluster_id"] for c in clusters}
+            # A cluster named otherwise (a no-intent one that took in a
+            # proposal): its examples' topics lead to it too.
+            for c in clusters:
+                for topic in filter(None, map(self._topic, c.get("examples") or [])):
+                    by_name.setdefault(name_key(topic), c["cluster_id"])
             answers = []
             for item in requests:
                 topic = self._topic(item["text"])
@@ -656,12 +662,15 @@ class SimulatedLLM(_CallCounter):
     - *judge errors*: ``judge_error_rate`` of the texts go to the most
       confusable wrong cluster (highest char-n-gram TF-IDF similarity between
       the text and the cluster's name, criteria and examples, computed from
-      the prompt), ``judge_none_rate`` are answered "none"; an intent with two
-      clusters (a duplicate) is spread over both;
+      the prompt; never a cluster the prompt marks ``"kind": "no_intent"``:
+      models confuse intents, not a request with a greeting), ``judge_none_rate``
+      are answered "none"; an intent with two clusters (a duplicate) is
+      spread over both;
     - *merge decisions*: a pair of clusters of the same intent is merged with
       probability ``merge_recall``; a cluster is merged with its most
-      confusable cluster of another intent at ``false_merge_rate`` (the
-      merged cluster is named after both, and judged so); when the prompt
+      confusable cluster of another intent (no-intent clusters excepted) at
+      ``false_merge_rate`` (the merged cluster is named after both, and
+      judged so); when the prompt
       asks for fewer clusters ("about 30 clusters in all; it has 41 now"), the
       most similar pairs of the group are merged as well, up to the excess;
     - *categories*: clusters are grouped by the category of their intent
@@ -910,6 +919,12 @@ judge_none_rate, format_noise_rate, merge_recall, false_merge_rate, fail_rate : 
         for k, cluster in enumerate(clusters):
             for label, half in self._decode(str(cluster.get("name", "")), table):
                 by_label[label].append((k, half))
+        # A name this model did not write is read from its examples (see _cluster_intents).
+        named = {k for places in by_label.values() for k, _ in places}
+        unnamed = [k for k in range(len(clusters)) if k not in named]
+        for k, read in zip(unnamed, self._cluster_intents([clusters[k] for k in unnamed])):
+            for label in read:
+                by_label[label].append((k, None))
         none_rate = self.rates["judge_none_rate"]
         error_rate = self.rates["judge_error_rate"]
         picks: list[int | None] = []
@@ -936,6 +951,9 @@ judge_none_rate, format_noise_rate, merge_recall, false_merge_rate, fail_rate : 
         if wrong and clusters:
             order = sorted(wrong)
             sims = _most_similar([_cluster_doc(c) for c in clusters], [texts[j] for j in order])
+            # A model confuses one intent with another, not a request with a
+            # cluster the catalogue marks as holding none.
+            sims[:, [k for k, c in enumerate(clusters) if c.get("kind") == "no_intent"]] = -np.inf
             for row, j in zip(sims, order):
                 row[list(wrong[j])] = -np.inf
                 best = int(np.argmax(row))
@@ -1028,8 +1046,17 @@ judge_none_rate, format_noise_rate, merge_recall, false_merge_rate, fail_rate : 
     def _cluster_intents(self, clusters: list[dict]) -> list[set[str]]:
         example_labels = [self.gold(str(e)) for c in clusters for e in c.get("examples") or []]
         table = self._table(example_labels)
-        return [{label for label, _ in self._decode(str(c.get("name", "")), table)}
-                for c in clusters]
+        intents = []
+        for cluster in clusters:
+            named = {label for label, _ in self._decode(str(cluster.get("name", "")), table)}
+            if not named:
+                # A name this model did not write (a no-intent cluster, a seed,
+                # an analyst's rename): it reads the examples, as models do.
+                votes = Counter(label for label in map(self.gold, map(str, cluster.get(
+                    "examples") or [])) if label is not None)
+                named = {max(sorted(votes), key=votes.get)} if votes else set()
+            intents.append(named)
+        return intents
 
     def _merge_pairs(self, system: str, clusters: list[dict]) -> list[tuple[int, int]]:
         """Pairs (i, j), i < j, of clusters this model merges."""
@@ -1054,7 +1081,9 @@ judge_none_rate, format_noise_rate, merge_recall, false_merge_rate, fail_rate : 
                     continue
                 row = sims[i].copy()
                 row[i] = -np.inf
-                row[[j for j in range(len(clusters)) if intents[i] & intents[j]]] = -np.inf
+                no_intent = [c.get("kind") == "no_intent" for c in clusters]
+                row[[j for j in range(len(clusters))
+                     if intents[i] & intents[j] or no_intent[i] or no_intent[j]]] = -np.inf
                 j = int(np.argmax(row))
                 if np.isfinite(row[j]):
                     pairs.add((min(i, j), max(i, j)))

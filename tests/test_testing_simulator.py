@@ -81,13 +81,10 @@ def label_clusters(examples: int = 3) -> list[Cluster]:
     return [cluster(k, label, BY_LABEL[label][:examples]) for k, label in enumerate(LABELS)]
 
 
-def merge_messages(clusters: list[Cluster]):
-    """A consolidation prompt: a clusters block, a schema whose top-level property is merges."""
-    body = PROMPTS.format_clusters(clusters, with_examples=True)
-    schema = {"type": "object", "properties": {"merges": {"type": "array"}},
-              "required": ["merges"]}
-    return [{"role": "system", "content": "Find clusters that duplicate each other."},
-            {"role": "user", "content": f"<clusters>\n{body}\n</clusters>"}], schema
+def merge_messages(clusters: list[Cluster], target: str | None = None):
+    """The library's own consolidation prompt and schema for ``clusters``."""
+    return (PROMPTS.merge_messages(clusters, target=target),
+            PROMPTS.merge_schema([c.id for c in clusters]))
 
 
 def within(measured: float, rate: float, n: int, sigmas: float = 4.0) -> bool:
@@ -347,23 +344,21 @@ def test_merge_answers_follow_a_target_in_the_prompt():
     clusters = label_clusters()[:8]  # card_* intents: all different
     messages, schema = merge_messages(clusters)
     assert parse_json_response(llm.complete(messages, json_schema=schema))["merges"] == []
-    messages[0]["content"] += ("\n- The catalogue should have about 30 clusters in all; it "
-                               "has 33 now: merge the most similar clusters below.")
+    # The targets as the consolidation stage words them (ClusteringEngine._target).
+    messages, schema = merge_messages(clusters, "about 30 clusters in all; it has 33 now")
     merges = parse_json_response(llm.complete(messages, json_schema=schema))["merges"]
     assert sum(len(m["ids"]) for m in merges) == 3
-    between = messages[0]["content"].replace("about 30", "between 20 and 31")
-    merges = parse_json_response(llm.complete([{**messages[0], "content": between},
-                                               messages[1]], json_schema=schema))["merges"]
+    messages, schema = merge_messages(clusters,
+                                      "between 20 and 31 clusters in all; it has 33 now")
+    merges = parse_json_response(llm.complete(messages, json_schema=schema))["merges"]
     assert sum(len(m["ids"]) for m in merges) == 2
 
 
 def test_categories_group_clusters_by_the_intents_first_word():
     llm = SimulatedLLM(GOLD, level="perfect", category_of={"loan_stolen": "fraud"})
     clusters = label_clusters()[:20]
-    body = PROMPTS.format_clusters(clusters, with_examples=True)
-    schema = {"type": "object", "properties": {"categories": {"type": "array"}}}
-    raw = llm.complete([{"role": "user", "content": f"<clusters>\n{body}\n</clusters>"}],
-                       json_schema=schema)
+    raw = llm.complete(PROMPTS.categorize_messages(clusters, [], None),
+                       json_schema=PROMPTS.categorize_schema([c.id for c in clusters]))
     groups = {g["name"]: g["cluster_ids"] for g in parse_json_response(raw)["categories"]}
     assert sorted(i for ids in groups.values() for i in ids) == sorted(c.id for c in clusters)
     assert set(groups) <= set(OBJECTS) | {"fraud"}
