@@ -125,7 +125,8 @@ def predict_run(data_dir: Path, n_val: int, level: str, embedder_name: str) -> l
     mapped = np.array([majority.get(k, "-") for k in range(len(model.clusters_))] + ["-"])
     rows = []
     settings = {"off": False, "on, no recheck": ShortlistSettings(recheck_none=False),
-                "on, recheck none": True}
+                "on, recheck none on every cluster": ShortlistSettings(recheck_k=None),
+                "on, recheck none (default: 40 nearest per text)": True}
     for label, setting in settings.items():
         chars = llm.prompt_chars_by_task.get("judge", 0)
         calls = llm.calls_by_task.get("judge", 0)
@@ -275,7 +276,8 @@ def main() -> None:
     parser.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data"))
     parser.add_argument("--n-val", type=int, default=3000)
     parser.add_argument("--embedders", nargs="+", default=["tfidf", "use-multilingual"])
-    parser.add_argument("--only", choices=["all", "runs", "recall", "tables"], default="all")
+    parser.add_argument("--only", choices=["all", "runs", "recall", "tables", "estimate"],
+                        default="all")
     args = parser.parse_args()
     data_dir = Path(args.data_dir)
     parts = {"runs", "recall", "tables"} if args.only == "all" else {args.only}
@@ -294,6 +296,7 @@ def main() -> None:
                 print(json.dumps(row), flush=True)
         for row in cache_share(data_dir, 600):
             print(json.dumps(row), flush=True)
+    if parts & {"tables", "estimate"}:
         print(json.dumps(estimate_vs_run(data_dir, args.n_val)), flush=True)
 
 

@@ -394,6 +394,7 @@ _USAGE_COUNTERS = (
     "texts_judged_by_llm",
     "texts_judged_by_fast_path",
     "shortlisted_judge_calls",
+    "texts_shortlisted",
     "texts_rechecked",
 )
 
@@ -431,9 +432,11 @@ class LLMUsage:
     shortlisted_judge_calls : int
         Judge batches shown a shortlist of candidate clusters instead of the
         whole catalogue.
+    texts_shortlisted : int
+        Texts in those batches.
     texts_rechecked : int
-        Texts answered "none" from a shortlist and judged again against every
-        cluster (``ShortlistSettings.recheck_none``).
+        Texts answered "none" from a shortlist and judged again against a
+        wider list (``ShortlistSettings.recheck_none``).
     """
 
     calls: int = 0
@@ -447,6 +450,7 @@ class LLMUsage:
     texts_judged_by_llm: int = 0
     texts_judged_by_fast_path: int = 0
     shortlisted_judge_calls: int = 0
+    texts_shortlisted: int = 0
     texts_rechecked: int = 0
 
     #: Most distinct problem notes kept for the end-of-run warning.

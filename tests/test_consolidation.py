@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import warnings
 from collections import Counter, defaultdict
 
@@ -18,7 +19,7 @@ from sklearn_llmcluster.exceptions import LLMClusterWarning, ProviderUnavailable
 from sklearn_llmcluster.llm.client import LLMClient, collect_usage
 from sklearn_llmcluster.records import Cluster, LLMUsage
 from sklearn_llmcluster.taxonomy.registry import ClusterRegistry
-from sklearn_llmcluster.testing import OracleProvider, _unit_hash
+from sklearn_llmcluster.testing import OracleProvider, ScriptedProvider, _unit_hash
 
 from synthetic_requests import intent_requests
 
@@ -446,3 +447,192 @@ def test_parallel_rounds_replay_from_the_cache(tmp_path):
                          cache=cache).fit(texts)
     assert again.llm_usage_.calls == 0 and again.llm_usage_.cache_hits > 0
     assert (first.labels_ == again.labels_).all()
+
+
+# -- a proposal that names a no-intent cluster again -------------------------------------
+
+def _registry_with(*specs):
+    registry = ClusterRegistry(min_cluster_size=1)
+    for name, kind in specs:
+        registry.add(Proposal(name, kind=kind))
+    return registry
+
+
+def test_a_topic_cluster_that_is_a_no_intent_one_joins_it_under_its_name():
+    from sklearn_llmcluster.discovery.consolidation import Consolidator
+
+    registry = _registry_with(("Thanks", "no_intent"), ("thank you messages", "topic"),
+                              ("Greeting", "no_intent"), ("card", "topic"))
+    usage = LLMUsage()
+    merged = Consolidator(None).apply(registry, [
+        # The LLM names the topic cluster the survivor: the no-intent one survives.
+        MergeDecision(into="c2", ids=["c1"], name="Thank-you messages"),
+        # Two no-intent clusters (one per rule) stay apart; the topic one still joins.
+        MergeDecision(into="c3", ids=["c1", "c4"]),
+    ], usage)
+    assert merged == {"c2": "c1", "c4": "c3"}
+    thanks = registry.get("c1")
+    assert thanks.kind == "no_intent" and thanks.name == "Thanks" and thanks.is_live
+    assert registry.get("c3").is_live and registry.get("c3").kind == "no_intent"
+    assert "no-intent clusters are not merged with each other" in usage.notes
+
+
+# -- merges overlap the next round, a second opinion, the last look ----------------------
+
+class _MergeWaitsForAJudge(ScriptedProvider):
+    """A merge call that returns only once a judge call has started meanwhile (or 20 s)."""
+
+    def __init__(self):
+        super().__init__()
+        self.merge_calls = 0
+        self.merging = threading.Event()
+        self.judged_meanwhile = threading.Event()
+
+    def complete(self, messages, *, json_schema=None, **kwargs):
+        properties = (json_schema or {}).get("properties", {})
+        if "assignments" in properties and self.merging.is_set():
+            self.judged_meanwhile.set()
+        if "merges" in properties:
+            self.merge_calls += 1
+            self.merging.set()
+            self.judged_meanwhile.wait(timeout=20)
+            self.merging.clear()
+        return super().complete(messages, json_schema=json_schema, **kwargs)
+
+
+def test_merge_calls_run_while_the_next_round_or_the_sweep_judges():
+    texts = [f"{topic} {word}" for topic in ("card", "login", "refund", "loan", "transfer", "pin")
+             for word in ("blocked", "lost", "stolen", "late")]
+    texts += ["cards blocked", "cards lost", "cards stolen"]  # round 2 merges; round 3 judges
+    llm = _MergeWaitsForAJudge()
+    model = LLMClusterer(llm, random_state=0, max_new_clusters=1, proposal_size=4,
+                         n_jobs=4).fit(texts)
+    assert llm.merge_calls >= 1 and llm.judged_meanwhile.is_set()
+    assert len(model.labels_) == len(texts)
+
+
+class _SlowFirstProposal(ScriptedProvider):
+    """Proposal calls: the first waits (up to 20 s) for another one to start."""
+
+    def __init__(self):
+        super().__init__()
+        self.proposals = 0
+        self.another_started = threading.Event()
+        self._lock = threading.Lock()
+
+    def complete(self, messages, *, json_schema=None, **kwargs):
+        if "clusters" in (json_schema or {}).get("properties", {}):
+            with self._lock:
+                self.proposals += 1
+                first = self.proposals == 1
+            if first:
+                self.another_started.wait(timeout=20)
+            else:
+                self.another_started.set()
+        return super().complete(messages, json_schema=json_schema, **kwargs)
+
+
+def test_a_first_proposal_call_still_running_lets_the_others_start():
+    texts = [f"{topic} {i}" for topic in ("card", "login", "refund", "loan") for i in range(10)]
+    llm = _SlowFirstProposal()
+    LLMClusterer(llm, random_state=0, proposal_size=10, n_jobs=4).fit(texts)
+    assert llm.proposals >= 2 and llm.another_started.is_set()
+
+
+def test_a_first_proposal_call_that_fails_at_once_stops_the_run_alone():
+    from sklearn_llmcluster.exceptions import AuthenticationError
+
+    class WrongKey(ScriptedProvider):
+        def complete(self, messages, **kwargs):
+            self.calls = getattr(self, "calls", 0) + 1
+            raise AuthenticationError("invalid api key", provider="test")
+
+    llm = WrongKey()
+    texts = [f"{topic} {i}" for topic in ("card", "login", "refund", "loan") for i in range(10)]
+    with pytest.raises(AuthenticationError):
+        LLMClusterer(llm, random_state=0, proposal_size=10, n_jobs=4).fit(texts)
+    assert llm.calls == 1
+
+
+class _ForgetfulMerger(ParaphrasingLLM):
+    """The paraphrasing oracle, whose merge answers keep every duplicate apart and whose
+    judge misses a text only the first time it sees it."""
+
+    def __init__(self, gold):
+        super().__init__(gold)
+        self.seen = set()
+
+    def complete(self, messages, *, temperature=None, max_tokens=None, json_schema=None):
+        properties = (json_schema or {}).get("properties", {})
+        if "merges" in properties:
+            self.merge_calls += 1
+            return json.dumps({"merges": []})
+        if "assignments" in properties:
+            answer = json.loads(OracleProvider.complete(self, messages, json_schema=json_schema))
+            texts = {item["i"]: item["text"] for item in
+                     map(json.loads, re.findall(r'^\{"i": .*\}$', messages[-1]["content"], re.M))}
+            for item in answer["assignments"]:
+                if texts[item["i"]] not in self.seen:
+                    item["cluster_id"] = "none"
+            self.seen.update(texts.values())
+            return json.dumps(answer)
+        return super().complete(messages, json_schema=json_schema)
+
+
+def test_a_duplicate_the_merger_kept_apart_gets_a_second_opinion_from_the_judge():
+    texts, labels, gold = _data()
+    llm = _ForgetfulMerger(gold)
+    model = LLMClusterer(llm, proposal_size=20, random_state=0, min_cluster_size=1,
+                         n_jobs=2).fit(texts)
+    assert llm.merge_calls >= 1
+    # Re-proposals of an intent with a cluster from an earlier round were merged
+    # into it all the same, on the judge's word.
+    merged = [c for c in model.clusters_ if c.status == "merged"]
+    assert merged and all(c.name.startswith("Questions about") for c in merged)
+    by_cluster, by_intent = _purity(model, labels)
+    assert all(len(v) == 1 for v in by_cluster.values())
+
+
+def test_the_last_look_finds_the_cluster_a_shortlist_missed():
+    from sklearn_llmcluster.discovery.shortlists import ShortlistSettings
+
+    topics = [f"{a}{b}" for a in ("alpha", "bravo", "delta", "omega", "sigma")
+              for b in ("port", "line", "desk", "card", "bank")]
+    texts = [f"{topic} question number {i}" for topic in topics for i in range(6)]
+    labels = [topic for topic in topics for _ in range(6)]
+    odd = "please help me with the thing i asked about"
+    gold = dict(zip(texts, labels))
+    gold[odd] = labels[0]  # nothing in its words says which
+    model = LLMClusterer(OracleProvider(gold), random_state=0, proposal_size=400, n_jobs=2,
+                         shortlist=ShortlistSettings(k_min=1, k_max=1, recheck_none=False),
+                         ).fit(texts + [odd])
+    assert model.n_clusters_ > 20  # shortlisted
+    assert model.clusters_[model.labels_[-1]].name == labels[0]
+    assert (model.labels_ >= 0).all()
+
+
+def test_no_proposal_call_for_fewer_requests_than_a_cluster_needs():
+    from sklearn_llmcluster.testing import OracleJudge, OracleProposer
+
+    texts, labels = intent_requests(20, seed=4)
+    gold = dict(zip(texts, labels))
+    gold["one odd request"] = "odd"
+    proposals = []
+
+    class Counting(OracleProposer):
+        def propose(self, texts, clusters):
+            proposals.append(len(texts))
+            return super().propose(texts, clusters)
+
+    def fit(size):
+        proposals.clear()
+        # At the cap of 6 clusters a call, the odd request waits for a later round.
+        model = LLMClusterer(proposer=Counting(gold), judge=OracleJudge(gold),
+                             max_new_clusters=len(set(labels)), min_cluster_size=size,
+                             random_state=0)
+        return model.fit(texts + ["one odd request"]), len(proposals)
+
+    loose, calls_loose = fit(1)
+    strict, calls_strict = fit(2)
+    assert "odd" in {c.name for c in loose.get_clusters()}
+    assert calls_strict < calls_loose and strict.labels_[-1] == -1

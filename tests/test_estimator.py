@@ -162,11 +162,69 @@ def test_fit_starts_over(intent_texts):
 
 
 def test_status_turns_active_at_min_cluster_size():
-    model = make(min_cluster_size=3).fit(["card a", "card b", "login x"])
-    assert model.clusters_[0].status == "tentative"
-    model.partial_fit(["card c"])
+    model = make(min_cluster_size=3).fit(["card a", "card b", "card c"])
     assert model.clusters_[0].status == "active"
-    assert model.clusters_[1].status == "tentative"
+    # partial_fit keeps a small new cluster (next week may grow it) as tentative.
+    model.partial_fit(["login x", "login y"])
+    assert [c.status for c in model.clusters_] == ["active", "tentative"]
+    model.partial_fit(["login z"])
+    assert model.clusters_[1].status == "active"
+
+
+def test_fit_dissolves_new_clusters_below_min_cluster_size():
+    texts = ["card a", "card b", "card c", "login x", "login y", "refund q"]
+    model = make(min_cluster_size=3).fit(texts)
+    assert [c.name for c in model.clusters_] == ["card"]
+    # Their texts fit no other cluster: -1, each row still with one label.
+    assert model.labels_.tolist() == [0, 0, 0, -1, -1, -1]
+    # Rows count, not distinct texts: a request sent three times makes a cluster.
+    model = make(min_cluster_size=3).fit(texts + ["login x", "login x"])
+    assert [c.name for c in model.clusters_] == ["card", "login"]
+    # A small sample keeps its small clusters with "auto" (one per 500 rows).
+    assert make().fit(texts).n_clusters_ == 3
+
+
+class _TwiceProposer:
+    """Proposes the intent "card", then its stragglers again as "card problems"."""
+
+    def propose(self, texts, clusters):
+        if "card c" not in texts:
+            return [Proposal("card", "Card requests.", "About a card.",
+                             members=list(range(len(texts))))]
+        return [Proposal("card problems", "Card problems.", "A card problem.",
+                         members=[texts.index("card c")])]
+
+
+class _KeywordJudge:
+    """Misses "card c" the first time (as models miss a request now and then), then
+    prefers "card problems" for it while that cluster is offered."""
+
+    def __init__(self):
+        self.seen = set()
+
+    def judge(self, texts, clusters):
+        by_name = {c.name: c.id for c in clusters}
+        answers = []
+        for text in texts:
+            if text == "card c" and text not in self.seen:
+                answers.append(None)
+            elif text == "card c" and "card problems" in by_name:
+                answers.append(by_name["card problems"])
+            else:
+                answers.append(by_name.get(text.split()[0]))
+        self.seen.update(texts)
+        return answers
+
+
+def test_a_dissolved_duplicate_sends_its_stragglers_to_the_intents_cluster():
+    texts = ["card a", "card b", "card c"]
+    kept = LLMClusterer(proposer=_TwiceProposer(), judge=_KeywordJudge(), min_cluster_size=1,
+                        proposal_size=2, random_state=0).fit(texts)
+    assert sorted(c.name for c in kept.clusters_) == ["card", "card problems"]
+    model = LLMClusterer(proposer=_TwiceProposer(), judge=_KeywordJudge(), min_cluster_size=2,
+                         proposal_size=2, random_state=0).fit(texts)
+    assert [c.name for c in model.clusters_] == ["card"]
+    assert model.labels_.tolist() == [0, 0, 0]
 
 
 def test_n_jobs_does_not_change_results(intent_texts):
@@ -295,7 +353,8 @@ def test_invalid_parameters_raise_in_fit(param, value):
 
 
 @pytest.mark.parametrize("param, value, accepted", [
-    ("min_cluster_size", 0, "at least 1"),
+    ("min_cluster_size", 0, "'auto' or an integer of at least 1"),
+    ("min_cluster_size", "big", "'auto' or an integer of at least 1"),
     ("n_jobs", "a", "None .*, a positive integer or -1"),
 ])
 def test_invalid_parameter_messages_name_the_accepted_values(param, value, accepted):

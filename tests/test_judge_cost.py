@@ -132,10 +132,23 @@ def test_a_none_from_a_shortlist_gets_one_look_at_every_cluster(fitted):
     for recheck, expected in ((False, -1), (True, model.registry_.index_of(
             next(c.id for c in model.clusters_ if c.name == TOPICS[-1])))):
         provider.catalogues.clear()
-        model.set_params(shortlist=ShortlistSettings(recheck_none=recheck, k_min=1, k_max=1))
+        model.set_params(shortlist=ShortlistSettings(recheck_none=recheck, recheck_k=None,
+                                                     k_min=1, k_max=1))
         label = model.predict([text] * 1 + topic_texts(TOPICS[:25], FRAMES[6:7])[0])[0]
         assert label == expected
     assert any(len(c) == model.n_clusters_ for c in provider.catalogues)
+    model.set_params(shortlist=True)
+
+
+def test_the_second_look_lists_each_texts_most_similar_clusters_not_all(fitted):
+    model, provider, gold = fitted
+    text = f"my {TOPICS[0]} does not work"
+    gold[text] = TOPICS[-1]
+    provider.catalogues.clear()
+    model.set_params(shortlist=ShortlistSettings(k_min=1, k_max=1, recheck_k=10))
+    model.predict([text])
+    first, second = provider.catalogues  # one text: the shortlist, then the wider list
+    assert len(first) == 1 and len(second) == 10 and set(first) <= set(second)
     model.set_params(shortlist=True)
 
 
@@ -258,3 +271,22 @@ def test_the_estimate_follows_shortlists():
     assert short.prompt_tokens < full.prompt_tokens / 3
     with pytest.raises(ValueError, match="shortlist"):
         LLMClusterer(shortlist="yes").estimate_cost(texts)
+
+
+def test_the_estimate_prices_the_second_look_and_the_merge_calls():
+    texts, _ = topic_texts(TOPICS, FRAMES)
+    clusters = [Cluster(id=f"c{k}", name=f"topic {k}", criteria="About this topic.",
+                        examples=["an example request"] * 3) for k in range(300)]
+    settings = ShortlistSettings()
+    shares = [estimate_cost(texts, clusters=clusters, propose=False, shortlist=settings,
+                            recheck_share=share) for share in (0.0, 0.01, 0.1)]
+    assert shares[0].prompt_tokens < shares[1].prompt_tokens < shares[2].prompt_tokens
+    # The second look lists a text's recheck_k nearest clusters, not all 300.
+    wide = estimate_cost(texts, clusters=clusters, propose=False, recheck_share=0.1,
+                         shortlist=ShortlistSettings(recheck_k=None))
+    assert wide.prompt_tokens > shares[2].prompt_tokens
+    # A fit's estimate counts the consolidation calls of its rounds.
+    fresh = estimate_cost(texts, n_clusters=60)
+    assert fresh.merge_calls >= 1 and fresh.calls == \
+        fresh.judge_calls + fresh.propose_calls + fresh.merge_calls
+    assert f"{fresh.merge_calls} merge" in str(fresh)

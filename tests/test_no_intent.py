@@ -102,3 +102,43 @@ def test_a_renamed_no_intent_cluster_still_takes_its_requests():
     label = model.registry_.index_of(thanks.id)
     model.rename_cluster(thanks.id, "Слова благодарности")
     assert model.predict(["спасибо", "большое спасибо"]).tolist() == [label, label]
+
+
+def test_the_judge_sees_no_intent_clusters_marked_with_the_rules_examples():
+    # Offered to the judge ("cheers mate" is thanks the rules miss), marked
+    # as holding no request, and showing only what the rules put there: a
+    # request the judge put there by mistake never becomes an example.
+    class Recording(ScriptedProvider):
+        def __init__(self):
+            super().__init__()
+            self.judge_prompts = []
+
+        def complete(self, messages, *, json_schema=None, **kwargs):
+            if "assignments" in (json_schema or {}).get("properties", {}):
+                self.judge_prompts.append("\n".join(m["content"] for m in messages))
+            return super().complete(messages, json_schema=json_schema, **kwargs)
+
+    llm = Recording()
+    model = LLMClusterer(llm, random_state=0).fit(TEXTS)
+    thanks = model.registry_.find_by_name("Благодарность")
+    assert thanks.examples == ["Спасибо!", "спасибо большое"]
+    model.partial_fit(["спасибо огромное", "Благодарность за помощь"])
+    assert thanks.examples == ["Спасибо!", "спасибо большое", "спасибо огромное"]
+    line = next(line for p in llm.judge_prompts for line in p.splitlines()
+                if '"Благодарность"' in line)
+    assert '"kind": "no_intent"' in line
+    assert not any('"kind": "no_intent"' in line for p in llm.judge_prompts
+                   for line in p.splitlines() if '"карта"' in line)
+
+
+def test_assignments_say_the_kind_of_each_requests_cluster():
+    from sklearn_llmcluster.io.assignments import ASSIGNMENT_COLUMNS, assignments_frame
+
+    model = LLMClusterer(ScriptedProvider(), random_state=0).fit(TEXTS + ["zz"])
+    frame = assignments_frame([f"r{i}" for i in range(len(TEXTS) + 1)], TEXTS + ["zz"],
+                              model.labels_, model.clusters_)
+    assert list(frame.columns) == ASSIGNMENT_COLUMNS
+    kind = dict(zip(frame["text"], frame["kind"]))
+    assert kind["Спасибо!"] == kind["???"] == kind["Итого обращений: 532"] == "no_intent"
+    assert kind["карта заблокирована"] == kind["перевод завис"] == "topic"
+    assert kind["zz"] is None and frame["status"].iloc[-1] == "unassigned"

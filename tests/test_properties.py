@@ -25,12 +25,20 @@ def _model(**kw):
                         proposal_size=7, **kw)
 
 
+def _assert_labels_name_live_clusters(model):
+    """-1, or the index in clusters_ of a live cluster (merged ones keep their index)."""
+    labels = model.labels_
+    assert ((labels >= -1) & (labels < len(model.clusters_))).all()
+    assert all(model.clusters_[k].is_live for k in set(labels[labels >= 0].tolist()))
+    assert len({k for k in labels.tolist() if k >= 0}) <= model.n_clusters_
+
+
 @SETTINGS
 @given(texts_strategy)
 def test_every_row_gets_exactly_one_valid_label(texts):
     model = _model().fit(texts)
     assert len(model.labels_) == len(texts)
-    assert ((model.labels_ >= -1) & (model.labels_ < model.n_clusters_)).all()
+    _assert_labels_name_live_clusters(model)
     for text, label in zip(texts, model.labels_):
         if not text.strip():
             assert label == -1
@@ -58,7 +66,7 @@ def test_any_chunking_through_partial_fit_labels_every_text(texts, sizes):
         last = chunk
         model.partial_fit(chunk)
         assert len(model.labels_) == len(chunk)
-        assert ((model.labels_ >= -1) & (model.labels_ < model.n_clusters_)).all()
+        _assert_labels_name_live_clusters(model)
         start += size
         seen += len(chunk)
     assert seen == len(texts)

@@ -197,15 +197,23 @@ class Consolidator:
     max_call_clusters : int, default=12
         Neighbourhoods are packed into one merge call up to this many clusters.
     judge_sample : int, default=8
-        Members of a new cluster judged when there is no merger.
+        Members of a new cluster judged when there is no merger, or when the
+        merger kept it apart from a very similar one (``verify_similarity``).
     n_jobs : int or None, default=4
         Merge calls in parallel (threads).
+    verify_similarity : float or None, default=0.8
+        A new cluster this similar to an older one that the merger did not
+        merge gets a second opinion: ``judge_sample`` of its members are judged
+        against the other clusters, and if two thirds of them go to one, it
+        is merged into that one (models miss about one duplicate in ten).
+        ``None``: the merger's word is final.
     """
 
     def __init__(self, merger: LLMMerger | None = None, *, similarity: float = 0.6,
                  group_size: int = 5, max_call_clusters: int = 12, judge_sample: int = 8,
-                 n_jobs: int | None = 4) -> None:
+                 n_jobs: int | None = 4, verify_similarity: float | None = 0.8) -> None:
         self.merger = merger
+        self.verify_similarity = verify_similarity
         self.similarity = similarity
         self.judge_sample = judge_sample
         self.group_size = group_size
@@ -290,16 +298,23 @@ class Consolidator:
             if registry.get(into).locked or any(registry.get(s).locked for s in sources):
                 usage.note("a merge of a locked cluster was ignored")
                 continue
-            kinds = {registry.get(into).kind, *(registry.get(s).kind for s in sources)}
-            if len(kinds) > 1:
-                usage.note("a merge of a no-intent cluster with a topic cluster was ignored")
-                continue
+            name = decision.name
+            no_intent = [cid for cid in [into, *sources] if registry.get(cid).kind == "no_intent"]
+            if no_intent:
+                # A topic proposal that is a no-intent cluster under another
+                # name ("Thank-you messages" beside "Thanks") joins it: the
+                # survivor is the no-intent cluster, with its name. Two
+                # no-intent clusters (one per rule) stay apart.
+                survivor = into if into in no_intent else no_intent[0]
+                if len(no_intent) > 1:
+                    usage.note("no-intent clusters are not merged with each other")
+                sources = [cid for cid in [into, *sources] if cid not in no_intent]
+                into, name = survivor, None
             if floor is not None:
                 room = _topic_count(registry) - floor
                 sources = sources[:max(room, 0)]
             if not sources:
                 continue
-            name = decision.name
             if name is not None:
                 holder = registry.find_by_name(name)
                 if holder is not None and holder.id not in {into, *sources}:
@@ -342,20 +357,49 @@ class Consolidator:
         dict
             ``{merged id: survivor id}``.
         """
-        live = _mergeable(registry)
-        fresh = {cid for cid in fresh if cid in {c.id for c in live}}
-        if len(live) < 2 or not fresh:
-            return {}
         if self.merger is None:
             return {}  # without an LLM the engine asks its judge (see ClusteringEngine)
-        vectors = vectors_of(live)
-        groups = self._groups(live, vectors, fresh, self.similarity)
+        groups, allowed, _ = self.plan(registry, fresh, vectors_of)
         if not groups:
             return {}
-        decisions = self._ask([[live[k] for k in g] for g in groups], target, run_call, usage,
-                              members)
-        return self.apply(registry, decisions, usage, allowed={c.id for c in live},
-                          floor=floor)
+        decisions = self.decide(groups, target, run_call, usage, members)
+        return self.apply(registry, decisions, usage, allowed=allowed, floor=floor)
+
+    def plan(self, registry, fresh: Sequence[str], vectors_of: Callable
+             ) -> tuple[list[list[Cluster]], set[str], list[str]]:
+        """The groups of candidate duplicates to ask about, the ids they may name, and
+        the fresh clusters close enough to another for a second opinion.
+
+        The first step of :meth:`consolidate`; :meth:`decide` and
+        :meth:`apply` are the others (the engine runs :meth:`decide`, the
+        LLM calls, while the next proposal round goes on).
+        """
+        # No-intent clusters are candidates too: a proposal may name one of
+        # them again (see apply); the fresh clusters are topic ones.
+        live = _mergeable(registry, no_intent=True)
+        fresh = {cid for cid in fresh if cid in {c.id for c in live}}
+        if len(live) < 2 or not fresh:
+            return [], set(), []
+        vectors = vectors_of(live)
+        groups = self._groups(live, vectors, fresh, self.similarity)
+        close: list[str] = []
+        older = [j for j, c in enumerate(live) if c.id not in fresh]
+        if self.verify_similarity is not None and older:
+            # A proposal that names an older cluster's intent again: the
+            # duplicate models make (parallel proposals of one round see
+            # disjoint groups of texts, and seldom meet).
+            sims = vectors @ vectors[older].T
+            close = [c.id for k, c in enumerate(live)
+                     if c.id in fresh and sims[k].max() >= self.verify_similarity]
+        return [[live[k] for k in g] for g in groups], {c.id for c in live}, close
+
+    def decide(self, groups: list[list[Cluster]], target: str | None, run_call: Callable,
+               usage: LLMUsage, members: dict[str, list[str]] | None = None
+               ) -> list[MergeDecision]:
+        """Ask the merger about each group (in parallel); touches no registry."""
+        if not groups or self.merger is None:
+            return []
+        return self._ask(groups, target, run_call, usage, members)
 
     def reduce_to(self, registry, most: int, vectors_of: Callable, run_call: Callable,
                   usage: LLMUsage, *, describe_target: str,
@@ -440,9 +484,11 @@ def _live_id(registry, cluster_id: Any) -> str | None:
     return None if survivor is None else survivor.id
 
 
-def _mergeable(registry) -> list[Cluster]:
-    """Live topic clusters that may be merged automatically: not the locked ones."""
-    return [c for c in registry.live if c.kind == "topic" and not c.locked]
+def _mergeable(registry, no_intent: bool = False) -> list[Cluster]:
+    """Live clusters that may be merged automatically: topic ones (and no-intent
+    ones if asked), never the locked ones."""
+    kinds = ("topic", "no_intent") if no_intent else ("topic",)
+    return [c for c in registry.live if c.kind in kinds and not c.locked]
 
 
 def _topic_count(registry) -> int:

@@ -12,6 +12,8 @@ import functools
 import logging
 import os
 import threading
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
@@ -40,6 +42,10 @@ logger = logging.getLogger("sklearn_llmcluster")
 PARALLEL_PROPOSALS = 16
 
 
+#: Seconds the first proposal call of a run goes alone (see ClusteringEngine._propose_round).
+FIRST_CALL_PROBE_S = 0.5
+
+
 @dataclass
 class EngineSettings:
     """Knobs of the loop; the estimator fills them from its parameters."""
@@ -56,6 +62,9 @@ class EngineSettings:
     n_clusters: object = None
     #: Most proposal calls (on disjoint samples) in one round; n_jobs of them run at once.
     parallel_proposals: int = field(default_factory=lambda: PARALLEL_PROPOSALS)
+    #: A topic cluster created by ``discover`` that ends it with fewer requests
+    #: (rows) than this is dissolved (see :meth:`ClusteringEngine.discover`).
+    min_cluster_size: int = 1
 
 
 class _CircuitBreaker(ThreadShared):
@@ -222,6 +231,9 @@ class ClusteringEngine:
                  consolidator: Consolidator | None = None, embedder=None,
                  shortlister=None) -> None:
         self.shortlister = shortlister
+        self._second_look = False  # judging the texts a shortlist left at "none" again
+        self._narrow_none: set[str] = set()
+        self._discovering = False
         self.proposer = proposer
         self.judge = judge
         self.registry = registry
@@ -267,6 +279,8 @@ class ClusteringEngine:
             batches = [[todo[j] for j in batch] for batch in plan]
             catalogue_of = {id(b): c for b, c in zip(batches, catalogues)}
             usage.add(shortlisted_judge_calls=len(batches))
+            if not self._second_look:
+                usage.add(texts_shortlisted=len(todo))
         else:
             batches = [todo[k:k + size] for k in range(0, len(todo), size)]
             catalogue_of = {}
@@ -320,18 +334,27 @@ class ClusteringEngine:
         for first in unsettled.values():
             usage.merge(first)  # failed, and never retried or failed again
         self.breaker.check_something_worked()
+        # Texts a shortlist left at "none" (see _last_look). A later look
+        # without one may have listed only the clusters made since.
+        if shortlisted:
+            self._narrow_none.update(texts[i] for i in todo if result[i] is None
+                                     and i in answered)
+        # While discovering, "none" mostly means the cluster does not exist
+        # yet: the texts go to the proposer, and the last look (see
+        # discover) catches those a shortlist missed, once, at the end.
         if shortlisted and self.shortlister.settings.recheck_none \
-                and not self.budget_exhausted:
+                and not self._discovering and not self.budget_exhausted:
             # "None" from a shortlist may mean its cluster was not listed:
-            # one more look against every cluster (only for answered texts).
+            # one more look against a much wider list (only for answered texts).
             again = [i for i in todo if result[i] is None and i in answered]
             if again:
                 usage.add(texts_rechecked=len(again))
-                saved, self.shortlister = self.shortlister, None
+                saved, self.shortlister = self.shortlister, self.shortlister.widened()
+                self._second_look = True
                 try:
                     second = self.assign([texts[i] for i in again], clusters, usage)
                 finally:
-                    self.shortlister = saved
+                    self.shortlister, self._second_look = saved, False
                 for i, cid in zip(again, second):
                     result[i] = cid
         return result
@@ -391,6 +414,35 @@ class ClusteringEngine:
             least, most = int(wanted[0]), int(wanted[1])
             return least, most, f"between {least} and {most} clusters in all"
         return int(wanted), int(wanted), f"about {int(wanted)} clusters in all"
+
+    def _second_opinion(self, members: dict[str, list[str]], cluster_ids: Sequence[str],
+                        usage: LLMUsage, floor: int | None) -> dict[str, str]:
+        """Merge each cluster whose judged members go, two thirds of them, to one other.
+
+        Up to ``judge_sample`` members of each cluster are judged, in one
+        pass, against the live clusters but those under review (offered both
+        of an intent's clusters, a judge spreads it over the two).
+        """
+        live = [c for c in self.registry.live if not c.locked]
+        sample: list[str] = []
+        owner: list[str] = []
+        for cid in cluster_ids:
+            taken = members.get(cid, [])[: self.consolidator.judge_sample]
+            if len(taken) >= 3:
+                sample += taken
+                owner += [cid] * len(taken)
+        if not sample:
+            return {}
+        reviewed = set(owner)
+        answers = self.assign(sample, [c for c in live if c.id not in reviewed], usage)
+        decisions = []
+        for cid in dict.fromkeys(owner):
+            votes = Counter(a for o, a in zip(owner, answers) if o == cid)
+            shown = sum(votes.values())
+            target, count = max(votes.items(), key=lambda kv: (kv[1], str(kv[0])))
+            if target is not None and 3 * count >= 2 * shown:
+                decisions.append(MergeDecision(into=target, ids=[cid]))
+        return self.consolidator.apply(self.registry, decisions, usage, floor=floor)
 
     def _merge_by_judge(self, members: dict[str, list[str]], fresh: Sequence[str],
                         usage: LLMUsage, floor: int | None) -> dict[str, str]:
@@ -466,6 +518,71 @@ class ClusteringEngine:
         except ValueError as exc:
             # The fallback TF-IDF found nothing to learn from: no merge.
             usage.note(f"consolidation skipped: {exc}")
+        if merged:
+            for i, cid in enumerate(ids):
+                if cid is not None:
+                    ids[i] = _survivor_id(self.registry, cid)
+            self.report(f"consolidation: {len(merged)} clusters merged into others, "
+                        f"{len(self.registry.live)} left")
+        return len(merged)
+
+    def _start_consolidation(self, texts: Sequence[str], ids: list[str | None],
+                             fresh: Sequence[str], usage: LLMUsage):
+        """Begin consolidating ``fresh``: plan here, ask the LLM in the background.
+
+        Returns what :meth:`_finish_consolidation` needs, or ``None`` when
+        nothing is pending (nothing to ask, or no LLM merger: then it ran
+        :meth:`_consolidate` at once). The merge calls (seconds each with a
+        real model) then overlap the next round's judging and proposing
+        instead of adding to every round; their decisions are applied before
+        that round's proposals are taken, so results do not depend on timing.
+        """
+        if self.consolidator is None or self.budget_exhausted:
+            return None
+        if self.consolidator.merger is None:
+            self._consolidate(texts, ids, fresh, usage)
+            return None
+        members = self._member_texts(texts, ids)
+        least, _, words = self._target()
+        topics = sum(1 for c in self.registry.live if c.kind == "topic")
+        target = None if words is None else f"{words}; it has {topics} now"
+        try:
+            groups, allowed, close = self.consolidator.plan(
+                self.registry, fresh, lambda clusters: cluster_vectors(clusters, self._embed,
+                                                                       members))
+        except ValueError as exc:  # the fallback TF-IDF found nothing to learn from
+            usage.note(f"consolidation skipped: {exc}")
+            return None
+        if not groups:
+            return None
+        call_usage = LLMUsage()
+
+        def run_call(func, *args):
+            return _guarded_call(self.breaker, func, *args)
+
+        future = self._background.submit(self.consolidator.decide, groups, target, run_call,
+                                         call_usage, members)
+        return future, allowed, call_usage, least, close
+
+    def _finish_consolidation(self, pending, ids: list[str | None], usage: LLMUsage) -> int:
+        """Wait for a consolidation begun by :meth:`_start_consolidation` and apply it.
+
+        Then the second opinion: a new cluster very similar to another that
+        the merger kept apart has a few members judged against the others.
+        """
+        if pending is None:
+            return 0
+        future, allowed, call_usage, least, close = pending
+        decisions = future.result()
+        usage.merge(call_usage)
+        merged = self.consolidator.apply(self.registry, decisions, usage, allowed=allowed,
+                                         floor=least)
+        touched = set(merged) | set(merged.values())
+        unmerged = [cid for cid in close
+                    if cid not in touched and self.registry.get(cid).is_live]
+        if unmerged:
+            members = self._member_texts(self._texts, ids)
+            merged.update(self._second_opinion(members, unmerged, usage, least))
         if merged:
             for i, cid in enumerate(ids):
                 if cid is not None:
@@ -589,13 +706,23 @@ class ClusteringEngine:
                  exhausted: np.ndarray, rng, usage: LLMUsage, rounds: list[int]) -> list[Cluster]:
         """Proposal rounds on samples until a round brings no new cluster.
 
+        The merges of the last round may still be pending (``self._pending``)
+        when it returns: they overlap the sweep.
+
         A round sends up to ``n_jobs`` proposal calls at once, on disjoint
         samples (see :meth:`_samples`), then consolidates once; so the
         sequential rounds grow with how many waves the clusters take to
         find, not with the number of clusters.
         """
-        s = self.settings
         created: list[Cluster] = []
+        self._rounds(texts, ids, checked, exhausted, rng, usage, rounds, created)
+        return created
+
+    def _rounds(self, texts: Sequence[str], ids: list[str | None], checked: np.ndarray,
+                exhausted: np.ndarray, rng, usage: LLMUsage, rounds: list[int],
+                created: list[Cluster]) -> None:
+        """The proposal rounds of :meth:`_explore`, adding new clusters to ``created``."""
+        s = self.settings
         while not self.budget_exhausted:
             if s.max_rounds is not None and rounds[0] >= s.max_rounds:
                 self.stopped_at_max_rounds = True
@@ -615,15 +742,16 @@ class ClusteringEngine:
                 # for new ones, and the sweep reaches them for the price of one
                 # pass instead of a judged sample per round.
                 break
-            outputs = []
-            if not self.breaker.successes:
-                # Until a call has worked, one goes first: a wrong key or model
-                # then stops the run after one call, not after a round of them.
-                outputs.append(self._propose_on(texts, samples[0]))
-            if len(samples) > len(outputs):
-                jobs = effective_n_jobs(s.n_jobs) if s.n_jobs is not None else 1
-                outputs += run_in_threads(functools.partial(self._propose_on, texts),
-                                          samples[len(outputs):], min(jobs, len(samples)))
+            weight = self._counts if self._counts is not None else np.ones(len(ids), np.intp)
+            if sum(int(weight[i]) for sample in samples for i in sample) \
+                    < s.min_cluster_size:
+                # Too few requests left for a cluster that would not be
+                # dissolved at the end: a proposal call would be wasted.
+                break
+            outputs = self._propose_round(texts, samples)
+            # The last round's merges land before this round's proposals do.
+            pending, self._pending = self._pending, None
+            self._finish_consolidation(pending, ids, usage)
             new_here = 0
             failed_here = 0
             for uncovered, (raw, call_usage) in zip(samples, outputs):
@@ -635,13 +763,36 @@ class ClusteringEngine:
                 self.report(f"round {rounds[0]}: the proposal calls failed; trying other samples")
                 continue
             if new_here:
-                self._consolidate(texts, ids, [c.id for c in created[-new_here:]], usage)
+                self._pending = self._start_consolidation(
+                    texts, ids, [c.id for c in created[-new_here:]], usage)
             self.report(f"round {rounds[0]}: {new_here} new clusters from "
                         f"{sum(map(len, samples))} uncovered texts in {len(samples)} calls, "
                         f"{sum(cid is None for cid in ids)} unassigned")
             if new_here == 0:
                 break
-        return created
+
+    def _propose_round(self, texts: Sequence[str], samples: list[list[int]]) -> list:
+        """One proposal call per sample, in parallel: ``[(raw answer or None, usage)]``.
+
+        Until a call has worked, one goes first, so that a wrong key, model
+        or address stops the run after one call, not after a round of them.
+        Those fail within a fraction of a second; a first call still running
+        after :data:`FIRST_CALL_PROBE_S` was accepted, and the others start
+        then instead of after it (a proposal takes seconds).
+        """
+        s = self.settings
+        jobs = min(effective_n_jobs(s.n_jobs) if s.n_jobs is not None else 1, len(samples))
+        propose = functools.partial(self._propose_on, texts)
+        if self.breaker.successes or len(samples) == 1:
+            return run_in_threads(propose, samples, jobs)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="first-call") as first_call:
+            first = first_call.submit(propose, samples[0])
+            done, _ = wait([first], timeout=FIRST_CALL_PROBE_S)
+            if done:
+                outputs = [first.result()]  # a fatal error stops the run here
+                return outputs + run_in_threads(propose, samples[1:], jobs)
+            rest = run_in_threads(propose, samples[1:], max(jobs - 1, 1))
+            return [first.result()] + rest
 
     def _take_proposals(self, ids: list[str | None], checked: np.ndarray, exhausted: np.ndarray,
                         uncovered: list[int], raw, call_usage: LLMUsage, usage: LLMUsage,
@@ -694,6 +845,69 @@ class ClusteringEngine:
         if len(proposals) < s.max_new_clusters or assigned_here == 0:
             exhausted[uncovered] = True
         return new_here, False
+
+    def _last_look(self, texts: Sequence[str], ids: list[str | None], usage: LLMUsage) -> None:
+        """Judge against every cluster the unassigned texts a shortlist once left at "none".
+
+        Once discovery is over, a text the judge left at "none" from a
+        shortlist (and the second look's wider list) and for which no new
+        cluster came up may be an existing intent its shortlists missed: it
+        gets one look at the whole catalogue before it is left at -1. A few
+        percent of the texts at most, so a few calls.
+        """
+        last = [i for i, cid in enumerate(ids) if cid is None and texts[i] in self._narrow_none]
+        if not last or self.shortlister is None or self.budget_exhausted:
+            return
+        saved, self.shortlister = self.shortlister, None
+        try:
+            answers = self.assign([texts[i] for i in last], self.registry.live, usage)
+        finally:
+            self.shortlister = saved
+        for i, cid in zip(last, answers):
+            ids[i] = cid
+
+    def _dissolve_small(self, texts: Sequence[str], ids: list[str | None],
+                        created: list[Cluster], usage: LLMUsage) -> None:
+        """Dissolve the new topic clusters that hold fewer than ``min_cluster_size`` requests.
+
+        Such a cluster is most often an intent proposed twice, whose second
+        name caught a few stragglers, or a handful of odd requests. Its texts
+        are judged once more against the other clusters (so a straggler
+        joins its intent's cluster) and those that fit none are left
+        unassigned (-1); the empty cluster is then discarded. Clusters that
+        existed before this call, seeds, locked and no-intent clusters are
+        never dissolved, and neither is a cluster ``n_clusters`` needs to
+        reach its lower bound.
+        """
+        least = self.settings.min_cluster_size
+        if least <= 1 or not created:
+            return
+        weight = self._counts if self._counts is not None else np.ones(len(ids), dtype=np.intp)
+        sizes: dict[str, int] = {}
+        for i, cid in enumerate(ids):
+            if cid is not None:
+                cid = _survivor_id(self.registry, cid)
+                sizes[cid] = sizes.get(cid, 0) + int(weight[i])
+        small = [c for c in created if c.is_live and c.kind == "topic" and not c.locked
+                 and 0 < sizes.get(c.id, 0) < least]
+        floor = self._target()[0]
+        if floor is not None:
+            topics = sum(1 for c in self.registry.live if c.kind == "topic")
+            small = sorted(small, key=lambda c: sizes[c.id])[:max(topics - floor, 0)]
+        if not small:
+            return
+        gone = {c.id for c in small}
+        rows = [i for i, cid in enumerate(ids)
+                if cid is not None and _survivor_id(self.registry, cid) in gone]
+        others = [c for c in self.registry.live if c.id not in gone]
+        answers = self.assign([texts[i] for i in rows], others, usage) if others \
+            else [None] * len(rows)
+        for i, answer in zip(rows, answers):
+            ids[i] = answer
+        left = sum(int(weight[i]) for i, answer in zip(rows, answers) if answer is None)
+        self.report(f"{len(small)} clusters below min_cluster_size={least} dissolved: "
+                    f"{len(rows) - sum(a is None for a in answers)} of their texts joined "
+                    f"other clusters, {left} requests left unassigned")
 
     def discover(self, texts: Sequence[str], ids: list[str | None],
                  usage: LLMUsage, checked: np.ndarray | None = None,
@@ -754,17 +968,35 @@ class ClusteringEngine:
         self._failed_proposal_usage: list[LLMUsage] = []
         created: list[Cluster] = []
         rounds = [0]
-        while not self.budget_exhausted:
-            new = self._explore(texts, ids, checked, exhausted, rng, usage, rounds)
-            created.extend(new)
-            # The sweep goes by what each text was really judged against.
-            np.minimum(checked, self._judged, out=checked)
-            self._catch_up(texts, ids, range(n), checked, usage)
-            if not new:
-                break
+        # One thread for the merge calls that overlap a round (see _start_consolidation).
+        # A consolidation whose merge calls run during the next round, or the sweep.
+        self._pending = None
+        self._discovering = True
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="consolidate") \
+                as self._background:
+            try:
+                while not self.budget_exhausted:
+                    new = self._explore(texts, ids, checked, exhausted, rng, usage, rounds)
+                    created.extend(new)
+                    # The sweep goes by what each text was really judged against.
+                    np.minimum(checked, self._judged, out=checked)
+                    self._catch_up(texts, ids, range(n), checked, usage)
+                    pending, self._pending = self._pending, None
+                    self._finish_consolidation(pending, ids, usage)
+                    if not new:
+                        break
+            except BaseException:
+                if self._pending is not None:
+                    wait([self._pending[0]])  # its calls end before the error goes up
+                self._pending = None
+                raise
+            finally:
+                self._discovering = False
+        self._last_look(texts, ids, usage)
         if self._target()[1] is not None:
             # The target is a count of the whole catalogue: reached once all is found.
             self._consolidate(texts, ids, [], usage, reduce=True)
+        self._dissolve_small(texts, ids, created, usage)
         lost = any(ids[i] is None for i in np.flatnonzero(self._failed_proposals))
         for call_usage in self._failed_proposal_usage:
             if not lost:

@@ -212,6 +212,9 @@ class PromptBuilder:
         for c in clusters:
             item = {"cluster_id": c.id, "name": c.name,
                     "criteria": clean_for_prompt(c.criteria or c.summary, 400)}
+            if c.kind == "no_intent":
+                # Marked, so that a model keeps requests out of greetings and noise.
+                item["kind"] = "no_intent"
             if with_examples and c.examples:
                 item["examples"] = [clean_for_prompt(e, 150)
                                     for e in c.examples[: self.max_examples]]

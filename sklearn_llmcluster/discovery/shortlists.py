@@ -17,7 +17,7 @@ pickles with the model and grows with ``partial_fit``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Sequence
 
 import numpy as np
@@ -118,10 +118,14 @@ class ShortlistSettings:
         "Close to its best": clusters whose similarity is within ``margin``
         times the gap between the text's best and its average cluster.
     recheck_none : bool
-        Judge again, against the whole catalogue, a text the judge answered
+        Judge again, against a much wider list, a text the judge answered
         "none" from a shortlist (its cluster may have been missing). It pays
         for itself in docs/benchmarks.md: a few percent more prompt tokens,
         the accuracy of full-catalogue judging.
+    recheck_k : int or None
+        Clusters per text in that second look: its ``recheck_k`` most
+        similar (about 3 times ``k_max``: the gold cluster is all but always
+        among them), the union over a batch; ``None``: the whole catalogue.
     """
 
     enabled: bool = True
@@ -130,6 +134,7 @@ class ShortlistSettings:
     k_max: int = 15
     margin: float = 0.4
     recheck_none: bool = True
+    recheck_k: int | None = 40
 
 
 class Shortlister:
@@ -164,6 +169,16 @@ class Shortlister:
         """
         if self.embedder is None and self.index is None and texts:
             self.embedder = self._embedder_for(texts, clusters)
+
+    def widened(self) -> "Shortlister | None":
+        """The shortlister of the second look after "none" (``None``: the whole catalogue)."""
+        k = self.settings.recheck_k
+        if k is None:
+            return None
+        settings = replace(self.settings, k_min=k, k_max=k, full_list_max=k,
+                           recheck_none=False)
+        return Shortlister(settings, embedder=self.embedder, index=self.index,
+                           random_state=self.random_state)
 
     def applies(self, n_clusters: int) -> bool:
         """Whether a catalogue of ``n_clusters`` is shortlisted (else listed whole)."""

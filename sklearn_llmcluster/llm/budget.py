@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -94,12 +94,17 @@ _PROPOSER_MEMBER_SHARE = 0.6
 #: Characters of a proposal's name, summary and criteria in an answer.
 _PROPOSAL_CHARS = 220
 #: Clusters a shortlisted judge call lists on average (the union of its
-#: texts' candidates), and the share of texts judged again against every
-#: cluster after a "none"; measured on BANKING77 and CLINC150 with the
-#: packaged embedder (docs/benchmarks.md: 15-26 clusters, TF-IDF about 40;
-#: 1-4% of the texts judged again).
+#: texts' candidates), and the share of texts judged again on a wider list
+#: after a "none" when no earlier run says better; measured on BANKING77 and
+#: CLINC150 with the packaged embedder (docs/benchmarks.md: 15-26 clusters,
+#: TF-IDF about 40; 1-4% of the texts judged again).
 _SHORTLIST_CLUSTERS = 25
-_RECHECK_SHARE = 0.04
+#: New clusters per consolidation (merge) call: each new cluster with
+#: similar neighbours goes to a merge call with them, a few groups a call
+#: (docs/benchmarks.md: 15 calls for BANKING77's 77 clusters, 14 for
+#: CLINC150's 150, 1 for the demo's 19).
+_NEW_CLUSTERS_PER_MERGE_CALL = 8
+_RECHECK_SHARE = 0.02
 
 
 @dataclass(frozen=True)
@@ -117,7 +122,7 @@ class CostEstimate:
     judge_calls : int
         Judge calls (batches of ``batch_size`` texts).
     propose_calls : int
-        Proposal calls (one per proposal round).
+        Proposal calls (one per sample, up to 16 samples a round).
     prompt_tokens, completion_tokens : int
         Estimated tokens, 4 characters per token, as the library counts them
         when a provider reports none.
@@ -133,6 +138,8 @@ class CostEstimate:
         cache (billed at ``prices.cached_prompt``): judge calls that repeat
         the same cluster list after the first, when that prefix reaches the
         vendor's minimum (``cache_min_tokens``).
+    merge_calls : int
+        Consolidation calls that ask which new clusters duplicate others.
     """
 
     n_texts: int
@@ -146,11 +153,12 @@ class CostEstimate:
     prices: PriceTable | None = None
     assumptions: tuple[str, ...] = field(default=())
     cached_prompt_tokens: int = 0
+    merge_calls: int = 0
 
     @property
     def calls(self) -> int:
-        """Judge plus proposal calls, retries not included."""
-        return self.judge_calls + self.propose_calls
+        """Judge, proposal and merge calls, retries not included."""
+        return self.judge_calls + self.propose_calls + self.merge_calls
 
     @property
     def total_tokens(self) -> int:
@@ -165,9 +173,10 @@ class CostEstimate:
 
     def __str__(self) -> str:
         money = "" if self.cost is None else f", about {self.cost:,.2f} at the given prices"
+        merges = f", {self.merge_calls:,} merge" if self.merge_calls else ""
         return (f"{self.calls:,} LLM calls ({self.judge_calls:,} judge, {self.propose_calls:,} "
-                f"proposal) and {self.total_tokens:,} tokens ({self.prompt_tokens:,} prompt, "
-                f"{self.completion_tokens:,} completion) for {self.n_unique:,} unique texts"
+                f"proposal{merges}) and {self.total_tokens:,} tokens ({self.prompt_tokens:,} "
+                f"prompt, {self.completion_tokens:,} completion) for {self.n_unique:,} unique texts"
                 f"{money}")
 
 
@@ -253,6 +262,7 @@ class _Pricer:
         self.shortlist = shortlist
         self.cache_min_tokens = cache_min_tokens
         self.cached_tokens = 0
+        self.recheck_share = _RECHECK_SHARE
 
     def shown(self, clusters: Sequence[Cluster]) -> Sequence[Cluster]:
         """The clusters one judge call lists: all, or a typical shortlist's worth."""
@@ -288,15 +298,30 @@ class _Pricer:
         shown = self.shown(clusters)
         prompt = calls * self.judge_overhead(shown) + int(round(text_tokens))
         if shown is not clusters and self.shortlist.recheck_none:
-            # Texts answered "none" from a shortlist, judged again against all.
-            again = int(round(n_texts * _RECHECK_SHARE))
+            # Texts answered "none" from a shortlist, judged again on a wider
+            # list: the union of a batch's recheck_k best, about twice that.
+            again = int(round(n_texts * self.recheck_share))
+            wide = self.shortlist.recheck_k
+            wider = clusters if wide is None else clusters[:2 * wide]
             if again:
-                prompt += math.ceil(again / batch_size) * self.judge_overhead(clusters) + \
+                prompt += math.ceil(again / batch_size) * self.judge_overhead(wider) + \
                     int(round(again * self.mean_line))
-                completion += self.judge_answer(again, clusters)
+                completion += self.judge_answer(again, wider)
                 calls += math.ceil(again / batch_size)
         self.cached_tokens += max(calls - 1, 0) * self.stable_prefix(clusters)
         return calls, prompt, completion
+
+    def merge(self, n_clusters: int) -> tuple[int, int]:
+        """(prompt, completion) tokens of one merge call over ``n_clusters`` new clusters
+        (five member texts each as examples); half of them merged."""
+        shown = [replace(c, examples=["x" * int(self.mean_line * 4)] * 5)
+                 for c in _typical_clusters(n_clusters)]
+        prompt = _message_tokens(self.prompts.merge_messages(shown))
+        merge = {"into": "c1", "ids": ["c2"], "name": "typical cluster name",
+                 "summary": "Requests about this typical topic.",
+                 "criteria": "The request is about this typical topic and nothing else."}
+        completion = estimate_tokens(json.dumps({"merges": [merge] * max(1, n_clusters // 4)}))
+        return prompt, completion
 
     def proposal(self, n_texts: int, clusters: Sequence[Cluster], max_new: int) -> tuple[int, int]:
         """(prompt, completion) tokens of one proposal call shown ``n_texts`` texts."""
@@ -324,6 +349,7 @@ def estimate_cost(
     shortlister: Any = None,
     vendor: str | None = None,
     cache_min_tokens: int | None = None,
+    recheck_share: float | None = None,
 ) -> CostEstimate:
     """Expected calls, tokens and cost of clustering ``X``.
 
@@ -366,6 +392,11 @@ def estimate_cost(
     cache_min_tokens : int, optional
         Shortest prefix the server caches (OpenAI and Anthropic: 1,024);
         ``None`` assumes no prompt cache.
+    recheck_share : float, optional
+        Share of shortlisted texts the judge answers "none" and that are
+        judged again on a wider list (a fitted model's
+        ``llm_usage_.texts_rechecked / llm_usage_.texts_shortlisted``);
+        default 2%.
 
     Returns
     -------
@@ -417,7 +448,9 @@ def estimate_cost(
     line_tokens = np.array([estimate_tokens(prompts.format_texts([t])) + 1 for t in unique],
                            dtype=float)
     pricer = _Pricer(prompts, line_tokens, shortlist, cache_min_tokens)
-    judge_calls = propose_calls = prompt_tokens = completion_tokens = 0
+    if recheck_share is not None:
+        pricer.recheck_share = float(recheck_share)
+    judge_calls = propose_calls = merge_calls = prompt_tokens = completion_tokens = 0
     share_to_judge = 1.0 - min(max(float(fast_path_share), 0.0), 1.0)
 
     def add_pass(n_texts: float, of: Sequence[Cluster]) -> None:
@@ -438,13 +471,26 @@ def estimate_cost(
                 prompts.judge_messages([unique[i] for i in batch], catalogue))
             completion_tokens += scale * pricer.judge_answer(len(batch), catalogue)
         judge_calls += int(math.ceil(len(batches) * scale))
-        if shortlister.settings.recheck_none:
+        share = _RECHECK_SHARE if recheck_share is None else float(recheck_share)
+        again = int(round(n_unique * scale * share)) if shortlister.settings.recheck_none \
+            else 0
+        wide = shortlister.widened() if again else None
+        if wide is not None and wide.applies(k0):
+            # The second look's wider lists, planned for texts spread over X.
+            picked = np.unique(np.linspace(0, n_unique - 1, again).round().astype(int))
+            second, wide_lists, _ = wide.plan([unique[i] for i in picked], clusters, batch_size)
+            for batch, catalogue in zip(second, wide_lists):
+                prompt_tokens += _message_tokens(
+                    prompts.judge_messages([unique[picked[i]] for i in batch], catalogue))
+                completion_tokens += pricer.judge_answer(len(batch), catalogue)
+            judge_calls += len(second)
+        elif again:
             pricer.shortlist = None
-            add_pass(n_unique * scale * _RECHECK_SHARE, clusters)
+            add_pass(again, clusters)
             pricer.shortlist = shortlist
         assumptions.append(f"judge calls list the shortlists of these texts (about "
                            f"{np.mean([len(c) for c in catalogues]):.0f} clusters), "
-                           f"{_RECHECK_SHARE:.0%} of the texts judged again against all")
+                           f"{share:.1%} of the texts judged again on a wider list")
         if fast_path_share:
             assumptions.append(f"the fast path takes {fast_path_share:.0%} of the texts")
         unassigned = n_unique * (n_clusters - k0) / n_clusters
@@ -482,7 +528,15 @@ def estimate_cost(
                 completion_tokens += c
             propose_calls += samples
             calls_made += samples
-            created = min(new, created + samples * max_new_clusters)
+            made = min(new, created + samples * max_new_clusters) - created
+            if made:
+                # Consolidation: the round's new clusters and their neighbours.
+                merges = math.ceil(made / _NEW_CLUSTERS_PER_MERGE_CALL)
+                p, c = pricer.merge(min(made, _NEW_CLUSTERS_PER_MERGE_CALL) * 2)
+                merge_calls += merges
+                prompt_tokens += merges * p
+                completion_tokens += merges * c
+            created += made
             left -= shown_n * _RESOLVED_SHARE
             rounds += 1
             if left <= 0 or rounds > 1000:
@@ -490,6 +544,9 @@ def estimate_cost(
         add_pass(max(left, 0.0), all_clusters)
         assumptions.append(f"{rounds} proposal rounds ({calls_made} calls on samples of up to "
                            f"{proposal_size} texts), then one sweep over the rest")
+        if merge_calls:
+            assumptions.append(f"one merge call per {_NEW_CLUSTERS_PER_MERGE_CALL} new "
+                               "clusters of a round, each shown with a neighbour")
     assumptions.append("every call answered on the first attempt; 4 characters per token")
     if shortlist is not None and shortlist.enabled and n_clusters > shortlist.full_list_max \
             and shortlister is None:
@@ -500,7 +557,7 @@ def estimate_cost(
     cost = None if table is None else table.cost(prompt_tokens, completion_tokens, cached)
     return CostEstimate(
         n_texts=len(X), n_unique=n_unique, n_clusters=n_clusters,
-        judge_calls=judge_calls, propose_calls=propose_calls,
+        judge_calls=judge_calls, propose_calls=propose_calls, merge_calls=merge_calls,
         prompt_tokens=int(prompt_tokens), completion_tokens=int(completion_tokens),
         cost=cost, prices=table, assumptions=tuple(assumptions),
         cached_prompt_tokens=int(cached),

@@ -775,8 +775,8 @@ def build_report(model: Any, texts: Sequence[str] | None = None, *,
     if summary.business_context:
         context = f'<p class="meta">{_esc(t["context"])}: {_esc(summary.business_context)}</p>'
     drill = texts is not None
-    min_size = getattr(estimator, "min_cluster_size", None) or getattr(
-        getattr(estimator, "registry_", None), "min_cluster_size", 5)
+    # The registry's size: min_cluster_size may say "auto".
+    min_size = getattr(getattr(estimator, "registry_", None), "min_cluster_size", None) or 5
     legend = t["legend"].format(min=_esc(min_size))
     if show_run:
         legend += " " + t["sizes_note"]

@@ -486,14 +486,20 @@ class ClusterRegistry:
         self._next_number = max(self._next_number, next_number)
 
     def record(self, labels: Sequence[int], texts: Sequence[str]) -> None:
-        """Count the rows of one fit/partial_fit call into sizes, examples and status."""
+        """Count the rows of one fit/partial_fit call into sizes, examples and status.
+
+        A no-intent cluster that has examples keeps them (its rules gave
+        them): a request the judge put there by mistake would otherwise show
+        the judge, and the proposer, what the cluster is not.
+        """
         counts: dict[int, int] = {}
         for label, text in zip(labels, texts):
             if label < 0:
                 continue
             counts[label] = counts.get(label, 0) + 1
             cluster = self.clusters[label]
-            if len(cluster.examples) < self.max_examples and text not in cluster.examples:
+            if len(cluster.examples) < self.max_examples and text not in cluster.examples \
+                    and not (cluster.kind == "no_intent" and cluster.examples):
                 cluster.examples.append(text)
         now = utc_now()
         for label, n in counts.items():
