@@ -124,9 +124,13 @@ def predict_run(data_dir: Path, n_val: int, level: str, embedder_name: str) -> l
                 .query("k >= 0").groupby("k").gold.agg(lambda g: g.value_counts().index[0]))
     mapped = np.array([majority.get(k, "-") for k in range(len(model.clusters_))] + ["-"])
     rows = []
-    settings = {"off": False, "on, no recheck": ShortlistSettings(recheck_none=False),
-                "on, recheck none on every cluster": ShortlistSettings(recheck_k=None),
-                "on, recheck none (default: 40 nearest per text)": True}
+    settings = {"off": False,
+                "on, no second look": ShortlistSettings(recheck_none=False),
+                "on, second look on 40 nearest per text":
+                    ShortlistSettings(recheck_none=True),
+                "on, second look on every cluster":
+                    ShortlistSettings(recheck_none=True, recheck_k=None),
+                "default": True}
     for label, setting in settings.items():
         chars = llm.prompt_chars_by_task.get("judge", 0)
         calls = llm.calls_by_task.get("judge", 0)

@@ -144,8 +144,8 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         intent proposed twice joins that intent's cluster) and those that
         fit none are left at -1. :meth:`partial_fit` keeps a new small
         cluster as ``"tentative"`` instead (next week's requests may grow
-        it); a cluster turns ``"active"`` at this size. Seeds, no-intent and
-        locked clusters are never dissolved. ``"auto"``: 5, but for a fit
+        it); a cluster turns ``"active"`` at this size. Seeds and locked
+        clusters are never dissolved. ``"auto"``: 5, but for a fit
         of fewer than 2,500 rows one per 500 rows (at least 1), so that the
         small clusters of a small sample stay.
     max_retries : int, default=2
@@ -842,12 +842,7 @@ class LLMClusterer(ClusterMixin, BaseEstimator):
         ids = self._judge_unpinned(engine, unique, usage, ids, skip=set(created))
         if propose and unique:
             counts = np.bincount(inverse[inverse >= 0], minlength=len(unique))
-            # The no-intent clusters just made (the registry's newest) were
-            # not judged against: the sweep offers them to the other texts.
-            checked = np.where([cid is None for cid in ids],
-                               len(self.registry_) - len(created), len(self.registry_))
-            ids, found = engine.discover(unique, ids, usage, checked=checked, counts=counts)
-            created += found
+            ids, created = engine.discover(unique, ids, usage, counts=counts, made=created)
             left = sum(int(counts[i]) for i, cid in enumerate(ids) if cid is None)
             if engine.stopped_at_max_rounds and left:
                 warnings.warn(

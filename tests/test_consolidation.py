@@ -636,3 +636,54 @@ def test_no_proposal_call_for_fewer_requests_than_a_cluster_needs():
     strict, calls_strict = fit(2)
     assert "odd" in {c.name for c in loose.get_clusters()}
     assert calls_strict < calls_loose and strict.labels_[-1] == -1
+
+
+_IN_A_POOL = '''
+import multiprocessing, threading, time
+from sklearn_llmcluster import LLMClusterer
+from sklearn_llmcluster.testing import ScriptedProvider
+
+
+class Concurrency(ScriptedProvider):
+    def __init__(self):
+        super().__init__()
+        self.running = self.most = 0
+        self.lock = threading.Lock()
+
+    def complete(self, messages, *, json_schema=None, **kwargs):
+        if "clusters" in (json_schema or {}).get("properties", {}):  # proposal calls
+            with self.lock:
+                self.running += 1
+                self.most = max(self.most, self.running)
+            time.sleep(0.7)
+            with self.lock:
+                self.running -= 1
+        return super().complete(messages, json_schema=json_schema, **kwargs)
+
+
+def fit():
+    llm = Concurrency()
+    texts = [f"{topic} {i}" for topic in ("card", "login", "refund", "loan") for i in range(10)]
+    LLMClusterer(llm, random_state=0, proposal_size=10, n_jobs=4).fit(texts)
+    return llm.most, multiprocessing.current_process().daemon
+
+
+if __name__ == "__main__":
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        print(*pool.apply(fit))
+'''
+
+
+def test_llm_calls_run_at_once_inside_a_daemonic_worker_process(tmp_path):
+    # joblib.effective_n_jobs says 1 in a multiprocessing pool or Celery worker;
+    # the LLM calls are threads and must not wait for each other there.
+    import subprocess
+    import sys
+
+    script = tmp_path / "in_a_pool.py"
+    script.write_text(_IN_A_POOL, encoding="utf-8")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    most, daemon = done.stdout.split()
+    assert daemon == "True" and int(most) >= 3  # 4 samples, n_jobs=4

@@ -145,7 +145,8 @@ def test_the_second_look_lists_each_texts_most_similar_clusters_not_all(fitted):
     text = f"my {TOPICS[0]} does not work"
     gold[text] = TOPICS[-1]
     provider.catalogues.clear()
-    model.set_params(shortlist=ShortlistSettings(k_min=1, k_max=1, recheck_k=10))
+    model.set_params(shortlist=ShortlistSettings(k_min=1, k_max=1, recheck_none=True,
+                                                 recheck_k=10))
     model.predict([text])
     first, second = provider.catalogues  # one text: the shortlist, then the wider list
     assert len(first) == 1 and len(second) == 10 and set(first) <= set(second)
@@ -277,16 +278,32 @@ def test_the_estimate_prices_the_second_look_and_the_merge_calls():
     texts, _ = topic_texts(TOPICS, FRAMES)
     clusters = [Cluster(id=f"c{k}", name=f"topic {k}", criteria="About this topic.",
                         examples=["an example request"] * 3) for k in range(300)]
-    settings = ShortlistSettings()
+    settings = ShortlistSettings(recheck_none=True)
     shares = [estimate_cost(texts, clusters=clusters, propose=False, shortlist=settings,
                             recheck_share=share) for share in (0.0, 0.01, 0.1)]
     assert shares[0].prompt_tokens < shares[1].prompt_tokens < shares[2].prompt_tokens
     # The second look lists a text's recheck_k nearest clusters, not all 300.
     wide = estimate_cost(texts, clusters=clusters, propose=False, recheck_share=0.1,
-                         shortlist=ShortlistSettings(recheck_k=None))
+                         shortlist=ShortlistSettings(recheck_none=True, recheck_k=None))
     assert wide.prompt_tokens > shares[2].prompt_tokens
     # A fit's estimate counts the consolidation calls of its rounds.
     fresh = estimate_cost(texts, n_clusters=60)
     assert fresh.merge_calls >= 1 and fresh.calls == \
         fresh.judge_calls + fresh.propose_calls + fresh.merge_calls
     assert f"{fresh.merge_calls} merge" in str(fresh)
+
+
+def test_the_second_look_is_on_by_default_with_tfidf_only():
+    from sklearn_llmcluster.discovery.shortlists import Shortlister
+    from sklearn_llmcluster.representation.embedders import (TfidfEmbedder,
+                                                             UseMultilingualEmbedder)
+
+    auto = ShortlistSettings()
+    assert auto.recheck_none is None
+    assert Shortlister(auto, embedder=TfidfEmbedder()).rechecks()
+    assert not Shortlister(auto, embedder=UseMultilingualEmbedder()).rechecks()
+    assert Shortlister(auto).rechecks()  # TF-IDF will be fitted on the texts
+    forced = ShortlistSettings(recheck_none=True)
+    assert Shortlister(forced, embedder=UseMultilingualEmbedder()).rechecks()
+    assert not Shortlister(ShortlistSettings(recheck_none=False), embedder=TfidfEmbedder()
+                           ).rechecks()

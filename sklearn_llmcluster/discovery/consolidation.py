@@ -35,10 +35,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Sequence
 
 import numpy as np
-from joblib import effective_n_jobs
 
 from ..exceptions import ResponseParseError
-from ..llm.client import LLMClient, retry_or_note_problems, run_in_threads
+from ..llm.client import LLMClient, retry_or_note_problems, run_in_threads, thread_count
 from ..records import Cluster, LLMUsage
 from ..representation.normalization import MAX_NAME_CHARS, clean_for_prompt, name_key
 from .prompts import PromptBuilder
@@ -256,7 +255,7 @@ class Consolidator:
         shown copies with some of its member texts as examples.
         """
         groups = [[_with_examples(c, members) for c in group] for group in groups]
-        jobs = effective_n_jobs(self.n_jobs) if self.n_jobs is not None else 1
+        jobs = thread_count(self.n_jobs)
         outputs = run_in_threads(lambda group: run_call(self.merger.merge, group, target),
                                  groups, min(jobs, len(groups)))
         decisions: list[MergeDecision] = []

@@ -22,12 +22,12 @@ import numpy as np
 # process-wide warning filters inside every task, which is not thread-safe
 # (scikit-learn#32631); over thousands of threaded judge calls it wipes the
 # filters and floods the run with UserWarnings. Judges need no sklearn config.
-from joblib import Parallel, delayed, effective_n_jobs
+from joblib import Parallel, delayed
 from sklearn.cluster import MiniBatchKMeans
 from sklearn.utils import check_random_state
 
 from ..exceptions import BudgetExceededError, ProviderUnavailableError
-from ..llm.client import ThreadShared, collect_usage, is_fatal, run_in_threads
+from ..llm.client import ThreadShared, collect_usage, is_fatal, run_in_threads, thread_count
 from ..records import Cluster, LLMUsage, Proposal
 from .consolidation import Consolidator, MergeDecision, cluster_vectors
 from ..taxonomy.registry import ClusterRegistry
@@ -342,7 +342,7 @@ class ClusteringEngine:
         # While discovering, "none" mostly means the cluster does not exist
         # yet: the texts go to the proposer, and the last look (see
         # discover) catches those a shortlist missed, once, at the end.
-        if shortlisted and self.shortlister.settings.recheck_none \
+        if shortlisted and self.shortlister.rechecks() \
                 and not self._discovering and not self.budget_exhausted:
             # "None" from a shortlist may mean its cluster was not listed:
             # one more look against a much wider list (only for answered texts).
@@ -781,7 +781,7 @@ class ClusteringEngine:
         then instead of after it (a proposal takes seconds).
         """
         s = self.settings
-        jobs = min(effective_n_jobs(s.n_jobs) if s.n_jobs is not None else 1, len(samples))
+        jobs = min(thread_count(s.n_jobs), len(samples))
         propose = functools.partial(self._propose_on, texts)
         if self.breaker.successes or len(samples) == 1:
             return run_in_threads(propose, samples, jobs)
@@ -846,56 +846,62 @@ class ClusteringEngine:
             exhausted[uncovered] = True
         return new_here, False
 
-    def _last_look(self, texts: Sequence[str], ids: list[str | None], usage: LLMUsage) -> None:
+    def _last_look(self, texts: Sequence[str], ids: list[str | None], usage: LLMUsage,
+                   gone: set[str] = frozenset()) -> None:
         """Judge against every cluster the unassigned texts a shortlist once left at "none".
 
         Once discovery is over, a text the judge left at "none" from a
         shortlist (and the second look's wider list) and for which no new
         cluster came up may be an existing intent its shortlists missed: it
-        gets one look at the whole catalogue before it is left at -1. A few
-        percent of the texts at most, so a few calls.
+        gets one look at the whole catalogue (but ``gone``: clusters just
+        dissolved) before it is left at -1. A few percent of the texts at
+        most, so a few calls.
         """
         last = [i for i, cid in enumerate(ids) if cid is None and texts[i] in self._narrow_none]
         if not last or self.shortlister is None or self.budget_exhausted:
             return
         saved, self.shortlister = self.shortlister, None
         try:
-            answers = self.assign([texts[i] for i in last], self.registry.live, usage)
+            answers = self.assign([texts[i] for i in last],
+                                  [c for c in self.registry.live if c.id not in gone], usage)
         finally:
             self.shortlister = saved
         for i, cid in zip(last, answers):
             ids[i] = cid
 
     def _dissolve_small(self, texts: Sequence[str], ids: list[str | None],
-                        created: list[Cluster], usage: LLMUsage) -> None:
-        """Dissolve the new topic clusters that hold fewer than ``min_cluster_size`` requests.
+                        created: list[Cluster], usage: LLMUsage) -> set[str]:
+        """Dissolve the new clusters that hold fewer than ``min_cluster_size`` requests.
 
         Such a cluster is most often an intent proposed twice, whose second
-        name caught a few stragglers, or a handful of odd requests. Its texts
+        name caught a few stragglers, or a handful of odd requests (two
+        "okay" among thousands make no "Unclear request" cluster). Its texts
         are judged once more against the other clusters (so a straggler
         joins its intent's cluster) and those that fit none are left
         unassigned (-1); the empty cluster is then discarded. Clusters that
-        existed before this call, seeds, locked and no-intent clusters are
-        never dissolved, and neither is a cluster ``n_clusters`` needs to
+        existed before this call, seeds and locked clusters are never
+        dissolved, and neither is a topic cluster ``n_clusters`` needs to
         reach its lower bound.
         """
         least = self.settings.min_cluster_size
         if least <= 1 or not created:
-            return
+            return set()
         weight = self._counts if self._counts is not None else np.ones(len(ids), dtype=np.intp)
         sizes: dict[str, int] = {}
         for i, cid in enumerate(ids):
             if cid is not None:
                 cid = _survivor_id(self.registry, cid)
                 sizes[cid] = sizes.get(cid, 0) + int(weight[i])
-        small = [c for c in created if c.is_live and c.kind == "topic" and not c.locked
+        small = [c for c in created if c.is_live and not c.locked
                  and 0 < sizes.get(c.id, 0) < least]
         floor = self._target()[0]
         if floor is not None:
             topics = sum(1 for c in self.registry.live if c.kind == "topic")
-            small = sorted(small, key=lambda c: sizes[c.id])[:max(topics - floor, 0)]
+            kept_apart = sorted((c for c in small if c.kind == "topic"),
+                                key=lambda c: sizes[c.id])[:max(topics - floor, 0)]
+            small = [c for c in small if c.kind != "topic"] + kept_apart
         if not small:
-            return
+            return set()
         gone = {c.id for c in small}
         rows = [i for i, cid in enumerate(ids)
                 if cid is not None and _survivor_id(self.registry, cid) in gone]
@@ -908,10 +914,11 @@ class ClusteringEngine:
         self.report(f"{len(small)} clusters below min_cluster_size={least} dissolved: "
                     f"{len(rows) - sum(a is None for a in answers)} of their texts joined "
                     f"other clusters, {left} requests left unassigned")
+        return gone
 
     def discover(self, texts: Sequence[str], ids: list[str | None],
                  usage: LLMUsage, checked: np.ndarray | None = None,
-                 counts: Sequence[int] | None = None
+                 counts: Sequence[int] | None = None, made: Sequence[str] = ()
                  ) -> tuple[list[str | None], list[str]]:
         """Propose clusters for unassigned texts until nothing new comes up.
 
@@ -944,6 +951,11 @@ class ClusteringEngine:
         counts : sequence of int, optional
             Rows of the input each text stands for; passed on to a proposer
             whose ``uses_counts`` attribute is true (as ``counts=``).
+        made : sequence of str, default=()
+            Clusters this call made before discovery (the no-intent rules'):
+            ``checked`` leaves them out, so what discovery leaves unassigned
+            is judged against them at the end; like the clusters discovery
+            creates, they are dissolved below ``min_cluster_size``.
 
         Returns
         -------
@@ -992,11 +1004,19 @@ class ClusteringEngine:
                 raise
             finally:
                 self._discovering = False
-        self._last_look(texts, ids, usage)
+        made_here = [self.registry.get(cid) for cid in made]
+        made_here = [c for c in made_here if c.is_live]
+        left = [i for i, cid in enumerate(ids) if cid is None]
+        if made_here and left and not self.budget_exhausted:
+            # Offered to no text yet: thanks or greetings the rules missed.
+            for i, cid in zip(left, self.assign([texts[i] for i in left], made_here, usage)):
+                ids[i] = cid
         if self._target()[1] is not None:
             # The target is a count of the whole catalogue: reached once all is found.
             self._consolidate(texts, ids, [], usage, reduce=True)
-        self._dissolve_small(texts, ids, created, usage)
+        created = made_here + created
+        gone = self._dissolve_small(texts, ids, created, usage)
+        self._last_look(texts, ids, usage, gone)
         lost = any(ids[i] is None for i in np.flatnonzero(self._failed_proposals))
         for call_usage in self._failed_proposal_usage:
             if not lost:

@@ -117,11 +117,15 @@ class ShortlistSettings:
     margin : float
         "Close to its best": clusters whose similarity is within ``margin``
         times the gap between the text's best and its average cluster.
-    recheck_none : bool
+    recheck_none : bool or None
         Judge again, against a much wider list, a text the judge answered
-        "none" from a shortlist (its cluster may have been missing). It pays
-        for itself in docs/benchmarks.md: a few percent more prompt tokens,
-        the accuracy of full-catalogue judging.
+        "none" from a shortlist (its cluster may have been missing). ``None``
+        (default): with TF-IDF, whose shortlists miss about 4% of the
+        clusters (there the second look gives back 3.5-4 points of accuracy
+        for 10-20% more prompt characters), not with a pretrained encoder,
+        whose shortlists miss about 1% (half a point, for 5-16% more; see
+        docs/benchmarks.md). ``fit`` and ``partial_fit`` give the texts a
+        shortlist left at "none" one last look at every cluster anyway.
     recheck_k : int or None
         Clusters per text in that second look: its ``recheck_k`` most
         similar (about 3 times ``k_max``: the gold cluster is all but always
@@ -133,7 +137,7 @@ class ShortlistSettings:
     k_min: int | None = None
     k_max: int = 15
     margin: float = 0.4
-    recheck_none: bool = True
+    recheck_none: bool | None = None
     recheck_k: int | None = 40
 
 
@@ -179,6 +183,15 @@ class Shortlister:
                            recheck_none=False)
         return Shortlister(settings, embedder=self.embedder, index=self.index,
                            random_state=self.random_state)
+
+    def rechecks(self) -> bool:
+        """Whether a "none" from a shortlist gets the second look (see ``recheck_none``)."""
+        if self.settings.recheck_none is not None:
+            return bool(self.settings.recheck_none)
+        embedder = getattr(self, "last_embedder_", None) or self.embedder or \
+            getattr(self.index, "embedder", None)
+        # No embedder yet: TF-IDF will be fitted on the texts at hand.
+        return embedder is None or bool(getattr(embedder, "requires_fit", False))
 
     def applies(self, n_clusters: int) -> bool:
         """Whether a catalogue of ``n_clusters`` is shortlisted (else listed whole)."""

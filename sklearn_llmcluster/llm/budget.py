@@ -472,7 +472,7 @@ def estimate_cost(
             completion_tokens += scale * pricer.judge_answer(len(batch), catalogue)
         judge_calls += int(math.ceil(len(batches) * scale))
         share = _RECHECK_SHARE if recheck_share is None else float(recheck_share)
-        again = int(round(n_unique * scale * share)) if shortlister.settings.recheck_none \
+        again = int(round(n_unique * scale * share)) if shortlister.rechecks() \
             else 0
         wide = shortlister.widened() if again else None
         if wide is not None and wide.applies(k0):
@@ -488,9 +488,11 @@ def estimate_cost(
             pricer.shortlist = None
             add_pass(again, clusters)
             pricer.shortlist = shortlist
+        again_words = f", {share:.1%} of the texts judged again on a wider list" if again \
+            else ""
         assumptions.append(f"judge calls list the shortlists of these texts (about "
-                           f"{np.mean([len(c) for c in catalogues]):.0f} clusters), "
-                           f"{share:.1%} of the texts judged again on a wider list")
+                           f"{np.mean([len(c) for c in catalogues]):.0f} clusters)"
+                           f"{again_words}")
         if fast_path_share:
             assumptions.append(f"the fast path takes {fast_path_share:.0%} of the texts")
         unassigned = n_unique * (n_clusters - k0) / n_clusters

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -70,6 +71,20 @@ def retry_or_note_problems(problems: list[str], final: bool, what: str) -> None:
 def estimate_tokens(text: str) -> int:
     """Rough token count (4 characters per token) when a server reports none."""
     return max(1, len(text) // 4) if text else 0
+
+
+def thread_count(n_jobs: int | None) -> int:
+    """Threads for ``n_jobs`` LLM calls at once: ``None`` is 1, ``-1`` the cores, ``-2`` one less.
+
+    Not ``joblib.effective_n_jobs``: it answers 1 inside a daemonic process (a
+    multiprocessing pool, a Celery worker), where its process backend cannot
+    fork, which made every call of such a run wait for the one before.
+    """
+    if n_jobs is None:
+        return 1
+    if n_jobs < 0:
+        return max(1, (os.cpu_count() or 1) + 1 + int(n_jobs))
+    return max(1, int(n_jobs))
 
 
 def run_in_threads(func: Callable, items: Sequence, n_jobs: int) -> list:
