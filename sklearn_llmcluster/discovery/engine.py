@@ -518,6 +518,10 @@ class ClusteringEngine:
         except ValueError as exc:
             # The fallback TF-IDF found nothing to learn from: no merge.
             usage.note(f"consolidation skipped: {exc}")
+        return self._relabel(ids, merged)
+
+    def _relabel(self, ids: list[str | None], merged: dict[str, str]) -> int:
+        """Move the labels in ``ids`` to the survivors of ``merged``; return how many merged."""
         if merged:
             for i, cid in enumerate(ids):
                 if cid is not None:
@@ -583,13 +587,7 @@ class ClusteringEngine:
         if unmerged:
             members = self._member_texts(self._texts, ids)
             merged.update(self._second_opinion(members, unmerged, usage, least))
-        if merged:
-            for i, cid in enumerate(ids):
-                if cid is not None:
-                    ids[i] = _survivor_id(self.registry, cid)
-            self.report(f"consolidation: {len(merged)} clusters merged into others, "
-                        f"{len(self.registry.live)} left")
-        return len(merged)
+        return self._relabel(ids, merged)
 
     # -- proposing ---------------------------------------------------------
     def _checked_proposals(self, proposals, n_sample: int, usage: LLMUsage) -> list[Proposal]:
