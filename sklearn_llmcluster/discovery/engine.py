@@ -419,30 +419,15 @@ class ClusteringEngine:
                         usage: LLMUsage, floor: int | None) -> dict[str, str]:
         """Merge each cluster whose judged members go, two thirds of them, to one other.
 
-        Up to ``judge_sample`` members of each cluster are judged, in one
-        pass, against the live clusters but those under review (offered both
-        of an intent's clusters, a judge spreads it over the two).
+        Up to ``judge_sample`` members of each cluster (three at least) are
+        judged, in one pass, against the live clusters but those under
+        review (offered both of an intent's clusters, a judge spreads it
+        over the two).
         """
-        live = [c for c in self.registry.live if not c.locked]
-        sample: list[str] = []
-        owner: list[str] = []
-        for cid in cluster_ids:
-            taken = members.get(cid, [])[: self.consolidator.judge_sample]
-            if len(taken) >= 3:
-                sample += taken
-                owner += [cid] * len(taken)
-        if not sample:
-            return {}
-        reviewed = set(owner)
-        answers = self.assign(sample, [c for c in live if c.id not in reviewed], usage)
-        decisions = []
-        for cid in dict.fromkeys(owner):
-            votes = Counter(a for o, a in zip(owner, answers) if o == cid)
-            shown = sum(votes.values())
-            target, count = max(votes.items(), key=lambda kv: (kv[1], str(kv[0])))
-            if target is not None and 3 * count >= 2 * shown:
-                decisions.append(MergeDecision(into=target, ids=[cid]))
-        return self.consolidator.apply(self.registry, decisions, usage, floor=floor)
+        reviewed = set(cluster_ids)
+        candidates = [c for c in self.registry.live if not c.locked and c.id not in reviewed]
+        return self._merges_by_votes(members, cluster_ids, candidates, usage, floor,
+                                     least=3, wins=lambda count, shown: 3 * count >= 2 * shown)
 
     def _merge_by_judge(self, members: dict[str, list[str]], fresh: Sequence[str],
                         usage: LLMUsage, floor: int | None) -> dict[str, str]:
@@ -455,30 +440,37 @@ class ClusteringEngine:
         # A locked cluster (a seed, or one an analyst locked) is never merged automatically.
         live = [c for c in self.registry.live if c.kind == "topic" and not c.locked]
         wanted = set(fresh)
-        new = [c for c in live if c.id in wanted]
+        new = [c.id for c in live if c.id in wanted]
         if len(live) < 2 or not new:
             return {}
+        return self._merges_by_votes(members, new, live, usage, floor,
+                                     least=1, wins=lambda count, shown: 2 * count > shown)
+
+    def _merges_by_votes(self, members: dict[str, list[str]], cluster_ids: Sequence[str],
+                         candidates: list[Cluster], usage: LLMUsage, floor: int | None, *,
+                         least: int, wins: Callable[[int, int], bool]) -> dict[str, str]:
+        """Judge up to ``judge_sample`` members of each cluster (if it has ``least``) against
+        ``candidates`` in one pass; merge a cluster into the one its votes elect.
+
+        ``wins(votes for the leader, members judged)`` says whether the leader
+        won; "none" and the cluster itself never do.
+        """
         sample: list[str] = []
         owner: list[str] = []
-        for cluster in new:
-            taken = members.get(cluster.id, [])[: self.consolidator.judge_sample]
-            sample += taken
-            owner += [cluster.id] * len(taken)
+        for cid in cluster_ids:
+            taken = members.get(cid, [])[: self.consolidator.judge_sample]
+            if len(taken) >= least:
+                sample += taken
+                owner += [cid] * len(taken)
         if not sample:
             return {}
-        answers = self.assign(sample, live, usage)
-        votes: dict[str, dict[str | None, int]] = {}
-        for cid, answer in zip(owner, answers):
-            votes.setdefault(cid, {})
-            votes[cid][answer] = votes[cid].get(answer, 0) + 1
+        answers = self.assign(sample, candidates, usage)
         decisions = []
-        for cluster in new:
-            tally = votes.get(cluster.id, {})
-            if not tally:
-                continue
-            target = max(tally, key=lambda key: tally[key])
-            if target not in (None, cluster.id) and 2 * tally[target] > sum(tally.values()):
-                decisions.append(MergeDecision(into=target, ids=[cluster.id]))
+        for cid in dict.fromkeys(owner):
+            votes = Counter(a for o, a in zip(owner, answers) if o == cid)
+            target, count = votes.most_common(1)[0]
+            if target not in (None, cid) and wins(count, sum(votes.values())):
+                decisions.append(MergeDecision(into=target, ids=[cid]))
         return self.consolidator.apply(self.registry, decisions, usage, floor=floor)
 
     def _consolidate(self, texts: Sequence[str], ids: list[str | None], fresh: Sequence[str],
@@ -740,7 +732,7 @@ class ClusteringEngine:
                 # for new ones, and the sweep reaches them for the price of one
                 # pass instead of a judged sample per round.
                 break
-            weight = self._counts if self._counts is not None else np.ones(len(ids), np.intp)
+            weight = self._rows(len(ids))
             if sum(int(weight[i]) for sample in samples for i in sample) \
                     < s.min_cluster_size:
                 # Too few requests left for a cluster that would not be
@@ -844,6 +836,10 @@ class ClusteringEngine:
             exhausted[uncovered] = True
         return new_here, False
 
+    def _rows(self, n: int) -> np.ndarray:
+        """Input rows each of the ``n`` texts stands for (1 each without counts)."""
+        return self._counts if self._counts is not None else np.ones(n, dtype=np.intp)
+
     def _last_look(self, texts: Sequence[str], ids: list[str | None], usage: LLMUsage,
                    gone: set[str] = frozenset()) -> None:
         """Judge against every cluster the unassigned texts a shortlist once left at "none".
@@ -884,7 +880,7 @@ class ClusteringEngine:
         least = self.settings.min_cluster_size
         if least <= 1 or not created:
             return set()
-        weight = self._counts if self._counts is not None else np.ones(len(ids), dtype=np.intp)
+        weight = self._rows(len(ids))
         sizes: dict[str, int] = {}
         for i, cid in enumerate(ids):
             if cid is not None:
